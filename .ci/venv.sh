@@ -1,0 +1,25 @@
+# Sourced by ./run and ./test: create .venv with Python 3.11 if missing and install the
+# project (editable) when setup.cfg changed since the last install.
+ensure_venv() {
+    local extras="$1" stamp=".venv/.installed${1:+-test}"
+    if [ ! -x .venv/bin/python ]; then
+        local py
+        py="$(command -v python3.11 || true)"
+        if [ -z "$py" ] && python3 -c 'import sys; sys.exit(sys.version_info[:2] < (3, 11))' \
+                2>/dev/null; then
+            py="$(command -v python3)"
+        fi
+        if [ -z "$py" ]; then
+            echo "error: Python 3.11 is required (python3.11 not found)" >&2
+            exit 1
+        fi
+        "$py" -m venv .venv
+        rm -f .venv/.installed*
+    fi
+    if [ ! -f "$stamp" ] || [ ! -x .venv/bin/idp ] || [ setup.cfg -nt "$stamp" ] \
+            || [ pyproject.toml -nt "$stamp" ]; then
+        echo "installing dependencies into .venv ..." >&2
+        .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".$extras"
+        touch "$stamp"
+    fi
+}

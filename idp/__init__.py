@@ -1,0 +1,83 @@
+"""The identity provider's application factory."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask
+
+from .config import ROOT, load_settings
+
+
+def _instance_secret(instance: Path) -> str:
+    path = instance / "secret_key"
+    if not path.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    settings = load_settings(overrides)
+    instance = Path(os.environ.get("IDP_INSTANCE_DIR", ROOT / "instance"))
+    app = Flask(__name__, instance_path=str(instance))
+    app.config["IDP"] = settings
+    app.config["SQLALCHEMY_DATABASE_URI"] = (
+        settings["database_url"] or f"sqlite:///{instance / 'idp.sqlite3'}")
+    if settings["database_url"].startswith("postgresql://"):
+        # Use psycopg 3 (the pinned driver) for plain postgresql:// URLs.
+        app.config["SQLALCHEMY_DATABASE_URI"] = settings["database_url"].replace(
+            "postgresql://", "postgresql+psycopg://", 1)
+    instance.mkdir(parents=True, exist_ok=True)
+
+    from .db import db, engine_options, migrate
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config["SQLALCHEMY_DATABASE_URI"])
+    app.config["SECRET_KEY"] = settings["secret_key"] or _instance_secret(instance)
+    secure = settings["issuer"].startswith("https://")
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=secure,
+        WTF_CSRF_TIME_LIMIT=settings["flow_ttl"],
+        WTF_CSRF_SSL_STRICT=secure,
+        MAX_CONTENT_LENGTH=64 * 1024,
+        JSON_AS_ASCII=False,
+        TEMPLATES_AUTO_RELOAD=settings["env"] == "development",
+    )
+    if not secure:
+        # Authlib refuses http:// URIs unless told otherwise; the configuration only allows an
+        # http issuer on a loopback address outside production (config.validate).
+        os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+
+    from . import session as sso, web
+    web.init_app(app)
+    sso.init_app(app)
+
+    from .keys import KeyRing, load_kek
+    app.extensions["idp.keyring"] = KeyRing(
+        load_kek(settings, create=settings["env"] != "production"),
+        refresh=settings["key_refresh_interval"], jwks_max_age=settings["jwks_max_age"])
+
+    from .store import SqlStore
+    app.extensions["idp.store"] = SqlStore()
+
+    from . import oauth2
+    oauth2.init_app(app)
+
+    from . import authorize, endpoints, flows
+    app.register_blueprint(endpoints.bp)
+    app.register_blueprint(authorize.bp)
+    flows.init_app(app)
+    if settings["test_hooks"]:
+        from . import testhooks
+        app.register_blueprint(testhooks.bp)
+
+    from .cli import register_flask_commands
+    register_flask_commands(app)
+    return app

@@ -1,0 +1,537 @@
+"""Operator CLI, console script `idp` (CONTRACT.md §3); also `flask --app idp:create_app idp`.
+
+Bad input never ends in a traceback: every error is one line, `error: FILE:LINE: field: message`
+for files, and exit status 1. Imports validate everything first and then write in one
+transaction, so a failed import leaves the database as it was.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import logging
+import os
+import re
+import secrets
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import click
+from flask import Flask, current_app, has_app_context
+from flask.cli import ScriptInfo
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from . import validation
+from .config import ConfigError
+from .db import db, now
+from .validation import ValidationError
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+DEMO_CLIENTS = DATA_DIR / "demo_clients.json"
+DEMO_CITIZENS = DATA_DIR / "demo_citizens.jsonl"
+
+
+class CliError(click.ClickException):
+    """Printed as one line `error: ...` on stderr, exit status 1."""
+    exit_code = 1
+
+    def show(self, file=None):
+        click.echo(f"error: {self.message}", err=True)
+
+
+class InputError(CliError):
+    def __init__(self, path, line: int | None, message: str, field: str | None = None):
+        where = f"{path}:{line}" if line else str(path)
+        super().__init__(f"{where}: {field}: {message}" if field else f"{where}: {message}")
+
+
+# --- Application, database and schema ---------------------------------------------------------
+
+def _load_app() -> Flask:
+    if has_app_context():
+        return current_app._get_current_object()
+    info = click.get_current_context().find_object(ScriptInfo)  # run as `flask ... idp`
+    from .keys import KeyError_
+    try:
+        if info is not None:
+            return info.load_app()
+        from . import create_app
+        return create_app()
+    except (ConfigError, KeyError_) as exc:
+        raise CliError(f"configuration: {exc}") from None
+
+
+def _db_error(exc: SQLAlchemyError) -> CliError:
+    orig = getattr(exc, "orig", None) or exc
+    text = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+    if "no such table" in text or ("relation" in text and "does not exist" in text):
+        return CliError(f"the database has no schema yet: run `idp init` ({text})")
+    return CliError(f"database unavailable: {text}")
+
+
+def operator_command(needs_schema: bool = True):
+    """Run the command inside an app context, with one-line errors for known failures."""
+    def decorate(f):
+        @functools.wraps(f)
+        def wrapper(*args, **kwargs):
+            from .keys import KeyError_
+            own_app = not has_app_context()
+            app = _load_app()
+            with app.app_context():
+                try:
+                    if needs_schema:
+                        _require_schema()
+                    return f(*args, **kwargs)
+                except KeyError_ as exc:
+                    db.session.rollback()
+                    raise CliError(str(exc)) from None
+                except SQLAlchemyError as exc:
+                    db.session.rollback()
+                    raise _db_error(exc) from None
+                finally:
+                    db.session.remove()
+                    if own_app:
+                        db.engine.dispose()
+        return wrapper
+    return decorate
+
+
+def _alembic_config():
+    return current_app.extensions["migrate"].migrate.get_config()
+
+
+def _schema_revisions() -> tuple[set[str], set[str]]:
+    """(revisions the database is at, head revisions of migrations/)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    heads = set(ScriptDirectory.from_config(_alembic_config()).get_heads())
+    with db.engine.connect() as conn:
+        current = set(MigrationContext.configure(conn).get_current_heads())
+    return current, heads
+
+
+def _require_schema() -> None:
+    current, heads = _schema_revisions()
+    if current != heads:
+        raise CliError("the database schema is not up to date: run `idp init`")
+
+
+def _upgrade_schema() -> str:
+    from alembic import command
+    from alembic.util import CommandError
+    from sqlalchemy import inspect
+    before, heads = _schema_revisions()
+    if before == heads:
+        return f"schema: up to date ({', '.join(sorted(heads))})"
+    if not before and set(inspect(db.engine).get_table_names()) - {"alembic_version"}:
+        raise CliError("the database has tables but no migration history; refusing to touch "
+                       "it (use an empty database, or `flask --app idp:create_app db stamp` "
+                       "if it really matches the current models)")
+    try:
+        command.upgrade(_alembic_config(), "head")
+    except CommandError as exc:
+        raise CliError(f"migration failed: {exc}") from None
+    after, _ = _schema_revisions()
+    origin = ", ".join(sorted(before)) or "empty database"
+    return f"schema: upgraded {origin} -> {', '.join(sorted(after))}"
+
+
+def _audit(event: str, **detail) -> None:
+    from .audit import record
+    record(event, commit=False, actor="cli", **detail)
+
+
+# --- Reading input files ----------------------------------------------------------------------
+
+_decoder = json.JSONDecoder()
+_WS = re.compile(r"[ \t\n\r]*")
+
+
+def _skip_ws(text: str, pos: int) -> int:
+    return _WS.match(text, pos).end()
+
+
+def _line_at(text: str, pos: int, first_line: int = 1) -> int:
+    return first_line + text.count("\n", 0, pos)
+
+
+def _read_text(path: str) -> str:
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise InputError(path, None, "file not found") from None
+    except IsADirectoryError:
+        raise InputError(path, None, "is a directory, not a file") from None
+    except OSError as exc:
+        raise InputError(path, None, f"cannot read: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8-sig")  # a leading BOM (Windows editors) is tolerated
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise InputError(path, line, "not valid UTF-8 text") from None
+    if not text.strip():
+        raise InputError(path, None, "file is empty")
+    return text
+
+
+def _object_key_lines(text: str, start: int, path, first_line: int) -> dict[str, int]:
+    """Line of each top-level key of the (already valid) JSON object at text[start]."""
+    lines: dict[str, int] = {}
+    i = _skip_ws(text, start + 1)
+    while text[i] != "}":
+        key, end = _decoder.raw_decode(text, i)
+        line = _line_at(text, i, first_line)
+        if key in lines:
+            raise InputError(path, line, "duplicate key in the same object", key)
+        lines[key] = line
+        i = _skip_ws(text, _skip_ws(text, end) + 1)  # past ':'
+        _, end = _decoder.raw_decode(text, i)
+        i = _skip_ws(text, end)
+        if text[i] == ",":
+            i = _skip_ws(text, i + 1)
+    return lines
+
+
+def _json_error(path, exc: json.JSONDecodeError, first_line: int = 1) -> InputError:
+    return InputError(path, exc.lineno + first_line - 1,
+                      f"invalid JSON: {exc.msg} (column {exc.colno})")
+
+
+def read_json_list(path: str) -> list[tuple[int, object, dict[str, int]]]:
+    """A JSON array of objects -> [(line of the object, object, {key: line})]."""
+    text = _read_text(path)
+    try:
+        data = _decoder.decode(text)
+    except json.JSONDecodeError as exc:
+        raise _json_error(path, exc) from None
+    if not isinstance(data, list):
+        raise InputError(path, _line_at(text, _skip_ws(text, 0)),
+                         "expected a JSON list ([...]) of objects")
+    items = []
+    i = _skip_ws(text, _skip_ws(text, 0) + 1)  # past '['
+    while text[i] != "]":
+        value, end = _decoder.raw_decode(text, i)
+        keys = _object_key_lines(text, i, path, 1) if isinstance(value, dict) else {}
+        items.append((_line_at(text, i), value, keys))
+        i = _skip_ws(text, end)
+        if text[i] == ",":
+            i = _skip_ws(text, i + 1)
+    if not items:
+        raise InputError(path, None, "the list is empty")
+    return items
+
+
+def read_json_lines(path: str) -> list[tuple[int, object]]:
+    """One JSON value per line; blank lines are skipped -> [(line number, value)]."""
+    text = _read_text(path)
+    items = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = _decoder.decode(line)
+        except json.JSONDecodeError as exc:
+            raise _json_error(path, exc, number) from None
+        if isinstance(value, dict):
+            _object_key_lines(line, _skip_ws(line, 0), path, number)  # duplicate keys
+        items.append((number, value))
+    return items
+
+
+# --- Clients ----------------------------------------------------------------------------------
+
+def _validate_client(path, line: int, data, key_lines: dict[str, int]) -> tuple[dict, str | None]:
+    try:
+        meta = validation.validate_client_metadata(data)
+    except ValidationError as exc:
+        raise InputError(path, key_lines.get(exc.field, line), exc.message, exc.field) from None
+    return meta, validation.client_secret_of(data)
+
+
+def _store_client(meta: dict, secret: str | None, existing=None):
+    from .crypto import hash_secret
+    from .models import Client
+    client = existing or Client(client_id=meta["client_id"])
+    client.set_metadata(meta)
+    client.client_secret_hash = hash_secret(secret) if secret else None
+    db.session.add(client)
+    return client
+
+
+def import_clients(path: str, replace: bool = False, skip_existing: bool = False) -> list[str]:
+    """Validate every client of the file, then insert (or replace) them in one transaction.
+    Returns a line per client for the operator."""
+    from .models import Client
+    parsed, seen = [], {}
+    for line, data, key_lines in read_json_list(path):
+        meta, secret = _validate_client(path, line, data, key_lines)
+        cid = meta["client_id"]
+        if cid in seen:
+            raise InputError(path, key_lines.get("client_id", line),
+                             f"trùng với client ở dòng {seen[cid]}.", "client_id")
+        seen[cid] = line
+        parsed.append((line, key_lines, meta, secret))
+    existing = {c.client_id: c for c in db.session.scalars(
+        select(Client).where(Client.client_id.in_(list(seen))))}
+    report, stored = [], []
+    for line, key_lines, meta, secret in parsed:
+        cid = meta["client_id"]
+        if cid in existing and skip_existing:
+            report.append(f"client {cid}: exists, skipped")
+            continue
+        if cid in existing and not replace:
+            raise InputError(path, key_lines.get("client_id", line),
+                             "client đã tồn tại (dùng --replace để thay thế).", "client_id")
+        _store_client(meta, secret, existing.get(cid))
+        stored.append(cid)
+        report.append(f"client {cid}: {'replaced' if cid in existing else 'added'}")
+    if stored:
+        _audit("clients.imported", file=os.path.basename(path), client_ids=stored)
+    _commit_or_conflict(path)
+    return report
+
+
+def _commit_or_conflict(path) -> None:
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise InputError(path, None, "a record was added concurrently with the same id; "
+                                     "nothing was imported, run the import again") from None
+
+
+# --- Citizens ---------------------------------------------------------------------------------
+
+def _hash_all(passwords: list[str]) -> list[str]:
+    """Argon2id is deliberately slow; argon2-cffi releases the GIL, so threads use every core."""
+    from .crypto import hash_password
+    with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
+        return list(pool.map(hash_password, passwords))
+
+
+def import_citizens(path: str, skip_existing: bool = False) -> tuple[int, int]:
+    """Validate every line, then create all accounts in one transaction.
+    Returns (imported, skipped)."""
+    from .models import Citizen
+    records, seen = [], {}
+    for line, data in read_json_lines(path):
+        try:
+            record = validation.validate_citizen(data)
+        except ValidationError as exc:
+            raise InputError(path, line, exc.message, exc.field) from None
+        if record["id_number"] in seen:
+            raise InputError(path, line, f"trùng với dòng {seen[record['id_number']]}.",
+                             "id_number")
+        seen[record["id_number"]] = line
+        records.append((line, record))
+    if not records:
+        raise InputError(path, None, "no citizens in the file")
+    existing: set[str] = set()
+    numbers = list(seen)
+    for i in range(0, len(numbers), 500):
+        existing.update(db.session.scalars(
+            select(Citizen.id_number).where(Citizen.id_number.in_(numbers[i:i + 500]))))
+    new = []
+    for line, record in records:
+        if record["id_number"] in existing:
+            if skip_existing:
+                continue
+            raise InputError(path, line, "đã có tài khoản với số định danh này.", "id_number")
+        new.append(record)
+    hashes = _hash_all([r.pop("password") for r in new])
+    for record, password_hash in zip(new, hashes):
+        db.session.add(Citizen(sub=str(uuid.uuid4()), password_hash=password_hash, **record))
+    if new:
+        _audit("citizens.imported", file=os.path.basename(path), count=len(new))
+    _commit_or_conflict(path)
+    return len(new), len(records) - len(new)
+
+
+# --- Commands ---------------------------------------------------------------------------------
+
+@click.group(help="Operator commands of the identity provider (CONTRACT.md §3).")
+def main():
+    # Alembic's env.py leaves logging alone once the root logger has a handler.
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+@main.command(help="Create or upgrade the schema; create the first signing keys if none.")
+@click.option("--demo", is_flag=True, help="Also load the demo clients and citizens.")
+@operator_command(needs_schema=False)
+def init(demo: bool):
+    from .keys import ensure_keys, load_kek
+    click.echo(_upgrade_schema())
+    kek = load_kek(current_app.config["IDP"], create=True)
+    created = ensure_keys(kek)
+    click.echo(f"signing keys: created {', '.join(created)}" if created
+               else "signing keys: present")
+    if demo:
+        for line in import_clients(str(DEMO_CLIENTS), skip_existing=True):
+            click.echo(line)
+        added, skipped = import_citizens(str(DEMO_CITIZENS), skip_existing=True)
+        click.echo(f"demo citizens: {added} added, {skipped} already present")
+
+
+@main.group(help="Signing keys: next -> current -> previous -> retired.")
+def keys():
+    pass
+
+
+def _when(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        click.echo("  ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip())
+
+
+@keys.command("list", help="List the signing keys.")
+@operator_command()
+def keys_list():
+    from .models import SigningKey
+    rows = db.session.scalars(select(SigningKey).order_by(SigningKey.alg, SigningKey.created_at))
+    _table(("KID", "ALG", "STATE", "CREATED", "STATE CHANGED"),
+           [(k.kid, k.alg, k.state, _when(k.created_at), _when(k.state_changed_at))
+            for k in rows])
+
+
+@keys.command("rotate", help="next -> current, current -> previous, and a new next key.")
+@click.option("--force", is_flag=True,
+              help="Rotate even if the next key was published less than jwks_max_age ago.")
+@operator_command()
+def keys_rotate(force: bool):
+    from .keys import load_kek, rotate
+    settings = current_app.config["IDP"]
+    changes = rotate(load_kek(settings), min_next_age=0 if force else settings["jwks_max_age"])
+    for kid, old, new in changes:
+        click.echo(f"{kid}: {old} -> {new}")
+    _audit("keys.rotated", forced=force, changes=[f"{k}:{o}->{n}" for k, o, n in changes])
+    db.session.commit()
+    click.echo(f"every node signs with the new keys within {settings['key_refresh_interval']} s")
+
+
+# A kid (RFC 7638 thumbprint, base64url) or client_id may start with "-": take it as the
+# argument instead of an unknown option.
+_ARG_MAY_START_WITH_DASH = {"ignore_unknown_options": True}
+
+
+@keys.command("retire", help="Remove a previous key from the JWKS.",
+              context_settings=_ARG_MAY_START_WITH_DASH)
+@click.argument("kid")
+@operator_command()
+def keys_retire(kid: str):
+    from .keys import retire
+    retire(kid)
+    _audit("keys.retired", kid=kid)
+    db.session.commit()
+    click.echo(f"{kid}: retired")
+
+
+@main.group(help="Relying parties (RFC 7591 metadata names).")
+def clients():
+    pass
+
+
+@clients.command("import", help="Import a JSON list of client metadata objects.")
+@click.argument("file")
+@click.option("--replace", is_flag=True, help="Replace clients whose client_id exists.")
+@operator_command()
+def clients_import(file: str, replace: bool):
+    for line in import_clients(file, replace=replace):
+        click.echo(line)
+
+
+@clients.command("add", help="Register one client.")
+@click.option("--client-id", required=True)
+@click.option("--name", "client_name", required=True, help="Shown to citizens.")
+@click.option("--redirect-uri", "redirect_uris", multiple=True, required=True)
+@click.option("--post-logout-redirect-uri", "post_logout_redirect_uris", multiple=True)
+@click.option("--auth-method", "token_endpoint_auth_method", default="client_secret_basic",
+              show_default=True, help="client_secret_basic, client_secret_post or none.")
+@click.option("--scope", default=None, help=f"Default: {validation.DEFAULT_SCOPE!r}.")
+@click.option("--alg", "id_token_signed_response_alg", default="ES256", show_default=True)
+@click.option("--acr", "default_acr_values", multiple=True, help="LoA1, LoA2 or LoA3.")
+@click.option("--backchannel-logout-uri", default=None)
+@click.option("--third-party", is_flag=True, help="Not a government portal: ask for consent.")
+@click.option("--secret", default=None,
+              help="The client secret (≥ 32 characters); generated and printed once if omitted.")
+@operator_command()
+def clients_add(third_party: bool, secret: str | None, **options):
+    from .models import Client
+    data = {k: (list(v) if isinstance(v, tuple) else v) for k, v in options.items()
+            if v not in (None, ())}
+    data["first_party"] = not third_party
+    if data.get("backchannel_logout_uri"):
+        data["backchannel_logout_session_required"] = True
+    generated = secret is None and data["token_endpoint_auth_method"] != "none"
+    if secret is not None or generated:
+        data["client_secret"] = secret if secret is not None else secrets.token_urlsafe(32)
+    try:
+        meta = validation.validate_client_metadata(data)
+    except ValidationError as exc:
+        raise CliError(str(exc)) from None
+    if db.session.scalar(select(Client.id).where(Client.client_id == meta["client_id"])):
+        raise CliError(f"client_id: client {meta['client_id']} đã tồn tại.")
+    _store_client(meta, data.get("client_secret"))
+    _audit("client.added", client_id=meta["client_id"])
+    _commit_or_conflict("clients add")
+    click.echo(f"client {meta['client_id']}: added")
+    if generated:
+        click.echo(f"client_secret: {data['client_secret']}")
+        click.echo("(shown once: only its hash is stored)")
+
+
+@clients.command("list", help="List the clients.")
+@operator_command()
+def clients_list():
+    from .models import Client
+    rows = []
+    for c in db.session.scalars(select(Client).order_by(Client.client_id)):
+        m = c.client_metadata
+        rows.append((c.client_id, m.get("token_endpoint_auth_method", ""),
+                     "first" if m.get("first_party", True) else "third",
+                     m.get("id_token_signed_response_alg", ""), " ".join(m.get("redirect_uris", [])),
+                     c.client_name))
+    _table(("CLIENT_ID", "AUTH", "PARTY", "ALG", "REDIRECT_URIS", "NAME"), rows)
+
+
+@clients.command("remove", help="Remove a client; its tokens are revoked.",
+                 context_settings=_ARG_MAY_START_WITH_DASH)
+@click.argument("client_id")
+@operator_command()
+def clients_remove(client_id: str):
+    from .models import AuthorizationCode, Client, Consent, SessionClient, Token
+    client = db.session.scalar(select(Client).where(Client.client_id == client_id))
+    if client is None:
+        raise CliError(f"no client with client_id {client_id}")
+    db.session.delete(client)
+    revoked = db.session.execute(
+        update(Token).where(Token.client_id == client_id, Token.revoked_at.is_(None))
+        .values(revoked_at=now())).rowcount
+    for model in (AuthorizationCode, Consent, SessionClient):
+        db.session.execute(delete(model).where(model.client_id == client_id))
+    _audit("client.removed", client_id=client_id)
+    db.session.commit()
+    click.echo(f"client {client_id}: removed ({revoked} tokens revoked)")
+
+
+@main.group(help="Citizen accounts.")
+def users():
+    pass
+
+
+@users.command("import", help="Import citizens, one JSON object per line.")
+@click.argument("file")
+@operator_command()
+def users_import(file: str):
+    added, _ = import_citizens(file)
+    click.echo(f"citizens: {added} imported")
+
+
+def register_flask_commands(app: Flask) -> None:
+    """The same commands as `flask --app idp:create_app idp ...`, sharing that app."""
+    app.cli.add_command(main, "idp")

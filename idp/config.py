@@ -1,0 +1,142 @@
+"""Configuration: TOML files in config/ plus IDP_<KEY> environment overrides (CONTRACT.md §2).
+
+Order, later wins: config/default.toml, the file named by IDP_CONFIG, IDP_* variables, then the
+mapping a test passes to create_app(). Every key must exist in default.toml (a typo is an error,
+not a silently ignored setting), and values are coerced to the type of the default.
+"""
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG_DIR = Path(os.environ.get("IDP_CONFIG_DIR", ROOT / "config"))
+DEFAULT_FILE = CONFIG_DIR / "default.toml"
+
+# Keys read from the environment that are not settings themselves.
+_NOT_SETTINGS = {"IDP_CONFIG", "IDP_CONFIG_DIR", "IDP_INSTANCE_DIR", "IDP_KEK_FILE",
+                 "IDP_TEST_DATABASE_URL", "IDP_TEST_REDIS_URL"}
+
+
+class ConfigError(ValueError):
+    """A setting is missing, malformed or insecure; the message is one line for operators."""
+
+
+def _coerce(key: str, value, default):
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in {"1", "true", "yes", "on"}:
+            return True
+        if text in {"0", "false", "no", "off", ""}:
+            return False
+        raise ConfigError(f"{key}: expected a boolean, got {value!r}")
+    if isinstance(default, int):
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}") from None
+    if isinstance(default, float):
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key}: expected a number, got {value!r}") from None
+    return str(value)
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"configuration file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def load_settings(overrides: dict | None = None, environ=os.environ) -> dict:
+    defaults = _read_toml(DEFAULT_FILE)
+    settings = dict(defaults)
+
+    def apply(source: dict, origin: str):
+        for key, value in source.items():
+            k = key.lower()
+            if k not in defaults:
+                raise ConfigError(f"{origin}: unknown setting {key!r}")
+            settings[k] = _coerce(k, value, defaults[k])
+
+    extra = environ.get("IDP_CONFIG")
+    if extra:
+        apply(_read_toml(Path(extra)), extra)
+    apply(
+        {
+            name[4:]: value
+            for name, value in environ.items()
+            if name.startswith("IDP_") and name not in _NOT_SETTINGS
+        },
+        "environment",
+    )
+    if overrides:
+        apply(overrides, "create_app()")
+    validate(settings)
+    return settings
+
+
+def _is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def issuer_is_secure(issuer: str) -> bool:
+    return urlsplit(issuer).scheme == "https"
+
+
+def validate(s: dict) -> None:
+    """Checks every environment; production additionally refuses insecure settings."""
+    if s["env"] not in {"development", "test", "production"}:
+        raise ConfigError(f"env: must be development, test or production, got {s['env']!r}")
+    parts = urlsplit(s["issuer"])
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ConfigError(f"issuer: must be an absolute http(s) URL, got {s['issuer']!r}")
+    if parts.query or parts.fragment:
+        raise ConfigError("issuer: must not contain a query or fragment (OIDC Discovery §3)")
+    if s["issuer"].endswith("/"):
+        raise ConfigError("issuer: must not end with '/'")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ConfigError("issuer: http:// is allowed only on a loopback address; use https://")
+    if s["otp_ttl"] > 600 or s["otp_ttl"] <= 0:
+        raise ConfigError("otp_ttl: must be between 1 and 600 seconds (NIST 800-63B: ≤ 10 min)")
+    if not 0 < s["code_ttl"] <= 600:
+        raise ConfigError("code_ttl: must be between 1 and 600 seconds (RFC 6749 §4.1.2)")
+    for key in ("access_token_ttl", "id_token_ttl", "refresh_token_ttl", "flow_ttl",
+                "captcha_ttl", "session_ttl", "session_idle_ttl", "login_max_failures",
+                "jwks_max_age", "key_refresh_interval"):
+        if s[key] <= 0:
+            raise ConfigError(f"{key}: must be positive")
+    if s["trusted_proxies"] < 0:
+        raise ConfigError("trusted_proxies: must be 0 or more")
+    if s["default_locale"] not in {"vi", "en"}:
+        raise ConfigError("default_locale: must be vi or en")
+    if s["env"] == "production":
+        if s["test_hooks"]:
+            raise ConfigError("production: IDP_TEST_HOOKS must be 0")
+        if parts.scheme != "https":
+            raise ConfigError("production: the issuer must be https://")
+        if len(s["secret_key"]) < 32:
+            raise ConfigError("production: IDP_SECRET_KEY must be set (at least 32 characters)")
+        if not s["kek"]:
+            raise ConfigError("production: IDP_KEK must be set (the key-encryption key)")
+        if not s["database_url"] or s["database_url"].startswith("sqlite"):
+            workers = int(os.environ.get("WEB_CONCURRENCY", "1") or 1)
+            if workers > 1:
+                raise ConfigError("production: SQLite cannot serve more than one worker")

@@ -1,0 +1,65 @@
+"""Hashing and randomness. Passwords: Argon2id (OWASP parameters, security-requirements §0.12).
+High-entropy secrets (codes, tokens, client secrets, cookies): SHA-256, compared in constant
+time — they cannot be guessed, so a slow hash would only cost CPU on the hot path."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from argon2 import PasswordHasher, Type
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+# OWASP Password Storage Cheat Sheet: Argon2id, m=19 MiB, t=2, p=1.
+_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1, hash_len=32,
+                         salt_len=16, type=Type.ID)
+# Verified when the account does not exist, so a wrong ID number costs the same as a wrong
+# password (same answer and similar timing; OWASP Authentication Cheat Sheet).
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(stored_hash: str | None, password: str) -> bool:
+    """Constant-work check: with no stored hash, a dummy hash is verified and False returned."""
+    try:
+        ok = _hasher.verify(stored_hash or _DUMMY_HASH, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+    return ok and stored_hash is not None
+
+
+def password_needs_rehash(stored_hash: str) -> bool:
+    try:
+        return _hasher.check_needs_rehash(stored_hash)
+    except InvalidHashError:
+        return True
+
+
+def sha256_hex(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def hash_secret(secret: str) -> str:
+    return "sha256$" + sha256_hex(secret)
+
+
+def verify_secret(stored: str | None, secret: str | None) -> bool:
+    if not stored or secret is None:
+        # Still do the work so a missing secret is not faster than a wrong one.
+        hmac.compare_digest(sha256_hex(secret or ""), "0" * 64)
+        return False
+    scheme, _, digest = stored.partition("$")
+    if scheme != "sha256":
+        return False
+    return hmac.compare_digest(sha256_hex(secret), digest)
+
+
+def random_token(nbytes: int = 32) -> str:
+    return secrets.token_urlsafe(nbytes)
+
+
+def constant_time_equals(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))

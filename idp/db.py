@@ -1,0 +1,52 @@
+"""The SQL database: one SQLAlchemy instance, engine tuning per dialect, and the error that
+means "the database is busy or gone" (rendered as 503, never 500)."""
+from __future__ import annotations
+
+import time
+
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import DeclarativeBase
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+
+
+def now() -> float:
+    """Seconds since the epoch; every stored instant is a float of this (no time zones)."""
+    return time.time()
+
+
+def engine_options(url: str) -> dict:
+    if url.startswith("sqlite"):
+        # One writer at a time: wait instead of failing at once with "database is locked".
+        return {"connect_args": {"timeout": 15, "check_same_thread": False}}
+    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10, "pool_timeout": 5,
+            "connect_args": {"connect_timeout": 5}}
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, _record):
+    module = type(dbapi_connection).__module__
+    if "sqlite" not in module:
+        return
+    cur = dbapi_connection.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=15000")
+    cur.close()
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True for errors that mean the database cannot answer now (down, locked, timed out)."""
+    return isinstance(exc, (OperationalError,)) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    )

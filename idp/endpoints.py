@@ -1,0 +1,152 @@
+"""Machine-facing endpoints: discovery, JWKS, token, userinfo, revocation, introspection,
+health. Discovery and JWKS are served from precomputed bytes; userinfo reads one indexed row."""
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Response, current_app, request
+from sqlalchemy import select, text
+
+from . import claims, oauth2
+from .crypto import sha256_hex
+from .db import db, now
+from .models import Citizen, Token
+from .web import csrf
+
+bp = Blueprint("endpoints", __name__)
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def discovery_document(issuer: str) -> dict:
+    return {
+        "issuer": issuer,
+        "authorization_endpoint": issuer + "/authorize",
+        "token_endpoint": issuer + "/token",
+        "userinfo_endpoint": issuer + "/userinfo",
+        "jwks_uri": issuer + "/jwks.json",
+        "revocation_endpoint": issuer + "/revoke",
+        "introspection_endpoint": issuer + "/introspect",
+        "scopes_supported": claims.SCOPES,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["ES256", "RS256"],
+        "token_endpoint_auth_methods_supported": oauth2.CLIENT_AUTH_METHODS,
+        "revocation_endpoint_auth_methods_supported": oauth2.CLIENT_AUTH_METHODS,
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic",
+                                                          "client_secret_post"],
+        "code_challenge_methods_supported": ["S256"],
+        "acr_values_supported": claims.ACR_VALUES,
+        "claims_supported": claims.CLAIMS_SUPPORTED,
+        "claims_parameter_supported": False,
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "prompt_values_supported": ["none", "login", "consent"],
+        "display_values_supported": ["page", "touch"],
+        "ui_locales_supported": ["vi", "en"],
+        "claims_locales_supported": ["vi"],
+        "authorization_response_iss_parameter_supported": True,
+    }
+
+
+def _cached_json(name: str, build) -> tuple[bytes, str]:
+    cache = current_app.extensions.setdefault("idp.cache", {})
+    if name not in cache:
+        body = json.dumps(build(), separators=(",", ":"), ensure_ascii=False).encode()
+        cache[name] = (body, '"' + sha256_hex(body.decode())[:32] + '"')
+    return cache[name]
+
+
+def _static_json(body: bytes, etag: str, max_age: int) -> Response:
+    headers = {"Cache-Control": f"public, max-age={max_age}", "ETag": etag,
+               "Access-Control-Allow-Origin": "*"}
+    if request.headers.get("If-None-Match") == etag:
+        return Response(status=304, headers=headers)
+    return Response(body, 200, headers=headers, content_type="application/json")
+
+
+@bp.get("/.well-known/openid-configuration")
+def discovery():
+    issuer = current_app.config["IDP"]["issuer"]
+    body, etag = _cached_json("discovery", lambda: discovery_document(issuer))
+    return _static_json(body, etag, 3600)
+
+
+@bp.get("/jwks.json")
+def jwks():
+    body, etag = current_app.extensions["idp.keyring"].jwks()
+    return _static_json(body, etag, current_app.config["IDP"]["jwks_max_age"])
+
+
+@bp.post("/token")
+@csrf.exempt
+def token():
+    response = oauth2.server().create_token_response()
+    response.headers.update(NO_STORE)
+    return response
+
+
+@bp.post("/revoke")
+@csrf.exempt
+def revoke():
+    return oauth2.server().create_endpoint_response("revocation")
+
+
+@bp.post("/introspect")
+@csrf.exempt
+def introspect():
+    return oauth2.server().create_endpoint_response("introspection")
+
+
+def _bearer_error(error: str, description: str, status: int) -> Response:
+    header = f'Bearer error="{error}", error_description="{description}"'
+    body = json.dumps({"error": error, "error_description": description})
+    return Response(body, status, headers={"WWW-Authenticate": header, **NO_STORE},
+                    content_type="application/json")
+
+
+@bp.route("/userinfo", methods=["GET", "POST"])
+@csrf.exempt
+def userinfo():
+    """OIDC Core §5.3: bearer token in the Authorization header (or, for POST, the form body
+    per RFC 6750 §2.2); JSON claims for the token's scope."""
+    auth = request.headers.get("Authorization", "")
+    scheme, _, value = auth.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        access_token = value.strip()
+    elif request.method == "POST" and request.form.get("access_token") and not auth:
+        access_token = request.form["access_token"]
+    else:
+        return Response(status=401, headers={"WWW-Authenticate": 'Bearer realm="userinfo"',
+                                             **NO_STORE})
+    if len(access_token) > 200:
+        return _bearer_error("invalid_token", "The access token is invalid", 401)
+    row = db.session.execute(
+        select(Token.citizen_id, Token.scope, Token.access_expires_at, Token.revoked_at)
+        .where(Token.access_token_hash == sha256_hex(access_token))).first()
+    if row is None or row.revoked_at is not None or row.access_expires_at <= now():
+        return _bearer_error("invalid_token", "The access token is invalid or expired", 401)
+    if "openid" not in row.scope.split():
+        return _bearer_error("insufficient_scope", "The openid scope is required", 403)
+    citizen = db.session.get(Citizen, row.citizen_id)
+    if citizen is None or citizen.status != "active":
+        return _bearer_error("invalid_token", "The account is not active", 401)
+    body = json.dumps(claims.userinfo(citizen, row.scope), ensure_ascii=False)
+    return Response(body, 200, headers=NO_STORE, content_type="application/json")
+
+
+@bp.get("/healthz")
+def healthz():
+    return {"status": "ok"}
+
+
+@bp.get("/readyz")
+def readyz():
+    try:
+        db.session.execute(text("SELECT 1"))
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        return {"status": "unavailable", "database": "down"}, 503
+    return {"status": "ok", "database": "up"}

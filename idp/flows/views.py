@@ -1,0 +1,68 @@
+"""GET /flows/<id> shows the current step; POST /flows/<id> submits it (CSRF-checked by
+Flask-WTF), then Post/Redirect/Get (303) to the next step or back to the authorization."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from . import KINDS, base
+
+bp = Blueprint("flows", __name__)
+
+
+def gone_page():
+    return render_template(
+        "error.html", title=_("Phiên đăng nhập đã hết hạn"),
+        message=_("Phiên đăng nhập đã hết hạn hoặc không còn hợp lệ. Vui lòng quay lại cổng "
+                  "dịch vụ công và chọn “Đăng nhập” để bắt đầu lại.")), 410
+
+
+def conflict_page():
+    return render_template(
+        "error.html", title=_("Yêu cầu đã được xử lý"),
+        message=_("Bước này vừa được gửi từ một cửa sổ khác. Vui lòng tải lại trang.")), 409
+
+
+@bp.get("/flows/<flow_id>")
+def show(flow_id: str):
+    try:
+        flow = base.load(flow_id)
+    except base.FlowGone:
+        return gone_page()
+    return KINDS[flow.kind].render(flow)
+
+
+@bp.post("/flows/<flow_id>")
+def submit(flow_id: str):
+    try:
+        flow = base.load(flow_id)
+    except base.FlowGone:
+        return gone_page()
+    kind = KINDS[flow.kind]
+    try:
+        outcome = kind.handle(flow, request.form)
+    except base.FlowConflict:
+        return conflict_page()
+    if isinstance(outcome, base.Stay):
+        return kind.render(flow, outcome.errors, outcome.values), outcome.status
+    if isinstance(outcome, base.Goto):
+        flow.state = outcome.state
+        try:
+            base.save(flow)
+        except base.FlowConflict:
+            return conflict_page()
+        return redirect(flow.url, 303)
+    return complete(flow, outcome)
+
+
+def complete(flow: base.Flow, outcome: base.Finish):
+    if not base.finish(flow):
+        return conflict_page()
+    store = current_app.extensions["idp.store"]
+    key = "pending:" + flow.pending
+    pending = store.get(key)
+    if pending is None:
+        return gone_page()
+    pending.update(outcome.pending_updates)
+    store.put(key, pending, current_app.config["IDP"]["flow_ttl"])
+    return redirect(url_for("authorize.resume", uid=flow.pending), 303)

@@ -1,0 +1,78 @@
+"""What an authorization request still needs before a code can be issued.
+
+Pure functions over (request parameters, pending state, SSO session, client, now): the
+authorization endpoint runs `decide` on arrival and again each time a flow finishes, until it
+says "issue". prompt=none turns every needed interaction into the matching OIDC error
+(OIDC Core §3.1.2.6).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+LEVELS = {"LoA1": 1, "LoA2": 2, "LoA3": 3}
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: str  # "issue" | "flow" | "error"
+    flow: str | None = None  # login | stepup | consent | register
+    error: str | None = None
+    description: str | None = None
+
+
+ISSUE = Decision("issue")
+
+
+def prompts(params: dict) -> set[str]:
+    return set((params.get("prompt") or "").split())
+
+
+def required_acr(params: dict, client_default: list[str]) -> str:
+    """acr_values lists acceptable levels in order of preference (OIDC Core §3.1.2.1): any of
+    them satisfies the request, so the lowest known one is what we must reach. Unknown values
+    are ignored; without any, the client's default_acr_values apply, else LoA1."""
+    requested = [v for v in (params.get("acr_values") or "").split() if v in LEVELS]
+    if not requested:
+        requested = [v for v in client_default if v in LEVELS]
+    if not requested:
+        return "LoA1"
+    return min(requested, key=LEVELS.__getitem__)
+
+
+def decide(params: dict, pending: dict, session, citizen_sub: str | None, client,
+           has_consent: bool, hint_sub: str | None, now: float,
+           available_flows: set[str]) -> Decision:
+    p = prompts(params)
+    silent = "none" in p
+    logged_in_here = bool(pending.get("login_done"))
+
+    def need(flow: str, error: str, description: str) -> Decision:
+        if silent:
+            return Decision("error", error=error, description=description)
+        if flow not in available_flows:
+            return Decision("error", error="access_denied",
+                            description="The requested authentication is not available")
+        return Decision("flow", flow=flow)
+
+    if pending.get("consent_denied"):
+        return Decision("error", error="access_denied", description="The end-user denied access")
+    if "create" in p and not pending.get("register_done") and "register" in available_flows:
+        return need("register", "login_required", "Registration requires interaction")
+    if session is None:
+        return need("login", "login_required", "The end-user is not logged in")
+    if not logged_in_here:
+        if "login" in p:
+            return need("login", "login_required", "Re-authentication was requested")
+        max_age = params.get("max_age")
+        if max_age is not None and now - session.auth_time > int(max_age):
+            return need("login", "login_required", "The authentication is older than max_age")
+        if hint_sub is not None and hint_sub != citizen_sub:
+            return need("login", "login_required", "The end-user is not the one hinted")
+    wanted = required_acr(params, client.default_acr_values)
+    if LEVELS.get(session.acr, 0) < LEVELS[wanted]:
+        return need("stepup", "interaction_required",
+                    f"Authentication level {wanted} is required")
+    if ("consent" in p and not pending.get("consent_done")) or (
+            not client.is_first_party and not has_consent and not pending.get("consent_done")):
+        return need("consent", "consent_required", "The end-user has not consented")
+    return ISSUE

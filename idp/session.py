@@ -1,0 +1,116 @@
+"""The SSO session: the citizen's login at the IdP, shared by every portal.
+
+The browser holds an opaque random cookie (HttpOnly, SameSite=Lax; `__Host-` prefixed and
+Secure when the issuer is https); the database holds only its SHA-256. A new cookie and a new
+`sid` are issued at every login and step-up (session rotation, ASVS 5.0 7.2.4). Lifetimes
+follow NIST 800-63B-4 §5 (absolute `session_ttl`, idle `session_idle_ttl`).
+
+A second, Flask-signed cookie carries `bid`, a random browser id that pending authorizations
+and flows are bound to (so a flow id leaked in a URL is useless in another browser), and the
+CSRF token of Flask-WTF.
+"""
+from __future__ import annotations
+
+import json
+
+from flask import current_app, g, request, session
+from sqlalchemy import select, update
+
+from .crypto import random_token, sha256_hex
+from .db import db, now
+from .models import Citizen, SsoSession
+from .web import client_ip
+
+LAST_SEEN_GRANULARITY = 60  # seconds; avoids a database write on every request
+
+
+def cookie_name() -> str:
+    secure = current_app.config["IDP"]["issuer"].startswith("https://")
+    return "__Host-idp_sso" if secure else "idp_sso"
+
+
+def browser_id() -> str:
+    bid = session.get("bid")
+    if not bid:
+        bid = random_token(18)
+        session["bid"] = bid
+    return bid
+
+
+def browser_binding() -> str:
+    return sha256_hex("bid:" + browser_id())
+
+
+def current() -> SsoSession | None:
+    if "sso" in g:
+        return g.sso
+    g.sso = None
+    value = request.cookies.get(cookie_name())
+    if value and len(value) <= 100:
+        t = now()
+        idle = current_app.config["IDP"]["session_idle_ttl"]
+        row = db.session.execute(select(SsoSession).where(
+            SsoSession.cookie_hash == sha256_hex(value), SsoSession.revoked_at.is_(None),
+            SsoSession.expires_at > t, SsoSession.last_seen_at > t - idle)).scalar()
+        if row is not None:
+            citizen = db.session.get(Citizen, row.citizen_id)
+            if citizen is not None and citizen.status == "active":
+                if t - row.last_seen_at > LAST_SEEN_GRANULARITY:
+                    row.last_seen_at = t
+                    db.session.commit()
+                g.sso = row
+    return g.sso
+
+
+def start(citizen: Citizen, acr: str, amr: list[str]) -> SsoSession:
+    """Log the browser in: revoke its previous session, issue a new cookie and sid."""
+    old = current()
+    t = now()
+    if old is not None:
+        old.revoked_at = t
+    value = random_token(32)
+    s = current_app.config["IDP"]
+    row = SsoSession(sid=random_token(18), cookie_hash=sha256_hex(value),
+                     citizen_id=citizen.id, auth_time=int(t), acr=acr,
+                     amr_json=json.dumps(amr), created_at=t, last_seen_at=t,
+                     expires_at=t + s["session_ttl"],
+                     user_agent=(request.user_agent.string or "")[:300], ip=client_ip())
+    db.session.add(row)
+    db.session.commit()
+    g.sso = row
+    g.sso_cookie = value
+    # A new CSRF token after login (Flask-WTF regenerates it when missing).
+    session.pop("csrf_token", None)
+    return row
+
+
+def end() -> None:
+    row = current()
+    if row is not None:
+        db.session.execute(update(SsoSession).where(SsoSession.sid == row.sid)
+                           .values(revoked_at=now()))
+        db.session.commit()
+    g.sso = None
+    g.sso_cookie = ""
+
+
+def write_cookie(response):
+    """after_request: set or clear the SSO cookie decided during the request."""
+    if "sso_cookie" not in g:
+        return response
+    s = current_app.config["IDP"]
+    secure = s["issuer"].startswith("https://")
+    if g.sso_cookie:
+        response.set_cookie(cookie_name(), g.sso_cookie, max_age=s["session_ttl"], path="/",
+                            secure=secure, httponly=True, samesite="Lax")
+    else:
+        response.delete_cookie(cookie_name(), path="/", secure=secure, httponly=True,
+                               samesite="Lax")
+    return response
+
+
+def init_app(app) -> None:
+    secure = app.config["IDP"]["issuer"].startswith("https://")
+    app.config["SESSION_COOKIE_NAME"] = "__Host-idp_s" if secure else "idp_s"
+    app.config["SESSION_COOKIE_PATH"] = "/"
+    app.after_request(write_cookie)

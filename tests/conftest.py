@@ -1,0 +1,101 @@
+"""Shared fixtures. Every app-level test runs on SQLite and, when reachable (always under CI),
+on PostgreSQL (CONTRACT.md §1: IDP_TEST_DATABASE_URL)."""
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+# Per-session scratch folders so tests never touch the developer's instance/ or keys/.
+_SCRATCH = f"/tmp/idp-tests-{os.getpid()}"
+os.environ.setdefault("IDP_INSTANCE_DIR", _SCRATCH + "/instance")
+os.environ.setdefault("IDP_KEK_FILE", _SCRATCH + "/kek.key")
+
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from idp import create_app  # noqa: E402
+from idp.db import db  # noqa: E402
+
+from .helpers import seed  # noqa: E402
+
+PG_URL = os.environ.get("IDP_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+_pg_state: dict = {}
+
+
+def _pg_admin_url() -> str:
+    return PG_URL.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+def postgres_available() -> bool:
+    if "ok" not in _pg_state:
+        try:
+            engine = create_engine(_pg_admin_url(), connect_args={"connect_timeout": 3})
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            engine.dispose()
+            _pg_state["ok"] = True
+        except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+            _pg_state["ok"] = False
+            _pg_state["why"] = str(exc).splitlines()[0]
+    return _pg_state["ok"]
+
+
+@pytest.fixture(scope="session")
+def pg_database(worker_id="master"):
+    """One throwaway database per xdist worker, created once, dropped at the end."""
+    if not postgres_available():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required under CI: {_pg_state.get('why')}")
+        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {_pg_state.get('why')}")
+    name = f"idp_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    base, _, _ = PG_URL.rpartition("/")
+    yield f"{base}/{name}"
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'idp.sqlite3'}"
+    return request.getfixturevalue("pg_database")
+
+
+def make_app(database_url: str, **overrides):
+    settings = {"env": "test", "test_hooks": 1, "database_url": database_url,
+                "issuer": "http://127.0.0.1:5000", "secret_key": "t" * 40}
+    settings.update(overrides)
+    app = create_app(settings)
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+        seed(app)
+    return app
+
+
+@pytest.fixture
+def app(database_url):
+    app = make_app(database_url)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def sqlite_app(tmp_path):
+    """For tests whose subject does not depend on the database engine."""
+    app = make_app(f"sqlite:///{tmp_path / 'idp.sqlite3'}")
+    yield app
+    with app.app_context():
+        db.engine.dispose()

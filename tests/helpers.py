@@ -1,0 +1,176 @@
+"""Test data and a small 'browser + portal' driver for the authorization flow."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from idp import keys
+from idp.crypto import hash_password, hash_secret
+from idp.db import db
+from idp.models import Citizen, Client, SigningKey
+
+ISSUER = "http://127.0.0.1:5000"
+PORTAL_CB = "http://127.0.0.1:5001/auth/callback"
+NATIONAL_CB = "http://127.0.0.1:5002/auth/callback"
+SPA_CB = "http://127.0.0.1:5003/callback"
+SECRET = "portal-secret-0123456789-abcdefghijklmnop"
+ALL_SCOPES = "openid profile phone email offline_access dvcqg"
+
+
+@dataclass(frozen=True)
+class Person:
+    id_number: str
+    password: str
+    full_name: str
+    birth_date: str
+    gender: str
+    phone: str
+
+
+CITIZEN = Person("066089001234", "cay-ca-phe-buon-ma-thuot-2024", "Nguyễn Văn An", "1989-03-15",
+                 "male", "+84941234947")
+CITIZEN2 = Person("001195004321", "hoa-sen-ho-tay-mua-thu", "Trần Thị Bình", "1995-11-02",
+                  "female", "+84912345678")
+
+_key_rows: list[dict] = []
+_password_hashes: dict[str, str] = {}
+
+
+def _clients() -> list[tuple[str, str | None, dict]]:
+    return [
+        ("portal", SECRET, {"client_name": "Cổng dịch vụ công tỉnh Đắk Lắk",
+                            "redirect_uris": [PORTAL_CB], "scope": ALL_SCOPES,
+                            "token_endpoint_auth_method": "client_secret_basic"}),
+        ("portal-post", SECRET, {"client_name": "Cổng thử nghiệm (post)",
+                                 "redirect_uris": [PORTAL_CB], "scope": ALL_SCOPES,
+                                 "token_endpoint_auth_method": "client_secret_post"}),
+        ("national", SECRET, {"client_name": "Cổng Dịch vụ công Quốc gia",
+                              "redirect_uris": [NATIONAL_CB], "scope": ALL_SCOPES,
+                              "id_token_signed_response_alg": "RS256"}),
+        ("spa", None, {"client_name": "Ứng dụng bên thứ ba", "redirect_uris": [SPA_CB],
+                       "scope": ALL_SCOPES, "token_endpoint_auth_method": "none",
+                       "first_party": False}),
+        ("stepup", SECRET, {"client_name": "Cổng cần LoA2", "redirect_uris": [PORTAL_CB],
+                            "scope": ALL_SCOPES, "default_acr_values": ["LoA2"]}),
+    ]
+
+
+def seed(app) -> None:
+    """Keys (generated once per test process, copied afterwards), clients, citizens."""
+    if not _key_rows:
+        keys.ensure_keys(app.extensions["idp.keyring"]._kek)
+        _key_rows.extend({c.name: getattr(k, c.name) for c in SigningKey.__table__.columns}
+                         for k in db.session.query(SigningKey).all())
+    else:
+        for row in _key_rows:
+            db.session.add(SigningKey(**row))
+    for client_id, secret, meta in _clients():
+        c = Client(client_id=client_id, client_secret_hash=hash_secret(secret) if secret else None)
+        c.set_metadata(meta)
+        db.session.add(c)
+    for i, p in enumerate((CITIZEN, CITIZEN2)):
+        if p.password not in _password_hashes:
+            _password_hashes[p.password] = hash_password(p.password)
+        db.session.add(Citizen(sub=f"sub-{i}-{p.id_number[-4:]}", id_number=p.id_number,
+                               full_name=p.full_name, birth_date=p.birth_date,
+                               gender=p.gender, phone=p.phone,
+                               password_hash=_password_hashes[p.password]))
+    db.session.commit()
+    app.extensions["idp.keyring"].invalidate()
+
+
+def pkce_pair() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()) \
+        .rstrip(b"=").decode()
+    return verifier, challenge
+
+
+def auth_params(client_id="portal", redirect_uri=PORTAL_CB, scope="openid profile",
+                challenge=None, **extra) -> dict:
+    params = {"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri,
+              "scope": scope, "state": secrets.token_urlsafe(8), "nonce": "n-" + secrets.token_hex(4),
+              "code_challenge": challenge, "code_challenge_method": "S256"}
+    params.update(extra)
+    return {k: v for k, v in params.items() if v is not None}
+
+
+def query(location: str) -> dict:
+    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+
+
+def hidden(html: str, name: str) -> str | None:
+    m = re.search(r'name="%s"[^>]*value="([^"]*)"' % re.escape(name), html) or \
+        re.search(r'value="([^"]*)"[^>]*name="%s"' % re.escape(name), html)
+    return m.group(1) if m else None
+
+
+def form_action(html: str) -> str:
+    m = re.search(r'<form[^>]*action="([^"]+)"[^>]*method="post"', html, re.I) or \
+        re.search(r'<form[^>]*method="post"[^>]*action="([^"]+)"', html, re.I)
+    assert m, "no POST form on the page"
+    return m.group(1).replace("&amp;", "&")
+
+
+def login_form_submit(client, page_html: str, username: str, password: str,
+                      captcha_answer: str | None = None):
+    """Submit the login form on `page_html`, answering the captcha through the test hook."""
+    action = form_action(page_html)
+    captcha_id = hidden(page_html, "captcha_id")
+    if captcha_answer is None:
+        captcha_answer = client.get(f"/_test/captcha/{captcha_id}").get_data(as_text=True)
+    return client.post(action, data={"csrf_token": hidden(page_html, "csrf_token"),
+                                     "captcha_id": captcha_id, "captcha": captcha_answer,
+                                     "username": username, "password": password,
+                                     "action": "login"})
+
+
+def authorize(client, params: dict, method="GET"):
+    if method == "GET":
+        return client.get("/authorize?" + urlencode(params))
+    return client.post("/authorize", data=params)
+
+
+def follow_to_login(client, response):
+    """From an /authorize response that starts the login flow, GET the login page."""
+    assert response.status_code == 303, response.get_data(as_text=True)[:500]
+    page = client.get(response.headers["Location"])
+    assert page.status_code == 200
+    return page
+
+
+def login_and_get_code(client, params: dict, person: Person = CITIZEN) -> dict:
+    """Full interactive login; returns the query of the final redirect to the portal."""
+    r = authorize(client, params)
+    page = follow_to_login(client, r)
+    r = login_form_submit(client, page.get_data(as_text=True), person.id_number,
+                          person.password)
+    assert r.status_code == 303, r.get_data(as_text=True)[:800]
+    r = client.get(r.headers["Location"])  # /authorize/resume/<uid>
+    assert r.status_code == 302, r.get_data(as_text=True)[:800]
+    assert r.headers["Location"].startswith(params["redirect_uri"])
+    return query(r.headers["Location"])
+
+
+def token_request(client, code: str, verifier: str | None, client_id="portal",
+                  redirect_uri=PORTAL_CB, secret=SECRET, auth="basic"):
+    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
+    if verifier is not None:
+        data["code_verifier"] = verifier
+    headers = {}
+    if auth == "basic":
+        headers["Authorization"] = "Basic " + base64.b64encode(
+            f"{client_id}:{secret}".encode()).decode()
+    elif auth == "post":
+        data.update(client_id=client_id, client_secret=secret)
+    else:
+        data["client_id"] = client_id
+    return client.post("/token", data=data, headers=headers)
+
+
+def basic(client_id="portal", secret=SECRET) -> dict:
+    return {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}

@@ -1,0 +1,285 @@
+"""Captcha (security-requirements §6.4, CONTRACT.md §6): single use, any attempt consumes,
+expiry, case-insensitive answers, no-store images, audio switches to digits, test hook only
+with test_hooks on. Runs on a small app with the real store on SQLite, so it does not depend
+on the rest of the application."""
+from __future__ import annotations
+
+import re
+import threading
+
+import pytest
+from flask import Flask
+
+from idp import captcha, testhooks, web
+from idp.config import load_settings
+from idp.db import db, engine_options
+from idp.store import SqlStore
+
+TTL = 180
+
+
+def build_app(tmp_path, test_hooks: bool = True) -> Flask:
+    settings = load_settings({"env": "test", "test_hooks": int(test_hooks),
+                              "secret_key": "k" * 40, "captcha_ttl": TTL}, environ={})
+    url = f"sqlite:///{tmp_path / 'captcha.sqlite3'}"
+    app = Flask("idp", instance_path=str(tmp_path))
+    app.config.update(IDP=settings, SECRET_KEY=settings["secret_key"], TESTING=True,
+                      SQLALCHEMY_DATABASE_URI=url, SQLALCHEMY_ENGINE_OPTIONS=engine_options(url))
+    db.init_app(app)
+    web.init_app(app)
+    app.extensions["idp.store"] = SqlStore()
+    captcha.init_app(app)
+    if test_hooks:
+        app.register_blueprint(testhooks.bp)
+    with app.app_context():
+        db.create_all()
+    return app
+
+
+@pytest.fixture
+def app(tmp_path):
+    app = build_app(tmp_path)
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def ctx(app):
+    with app.test_request_context():
+        yield app.extensions["idp.store"]
+
+
+def answer_of(store, captcha_id: str) -> str:
+    return store.get(f"captcha-answer:{captcha_id}")["a"]
+
+
+def test_issue_makes_a_128_bit_id_and_a_six_character_answer_without_confusable_glyphs(ctx):
+    ids = {captcha.issue(ctx, TTL) for _ in range(20)}
+    assert len(ids) == 20
+    for captcha_id in ids:
+        assert re.fullmatch(r"[A-Za-z0-9_-]{22}", captcha_id)  # 16 bytes, base64url
+        answer = answer_of(ctx, captcha_id)
+        assert len(answer) == 6
+        assert not set(answer) & set("0o1li")
+    record = ctx.get(f"captcha:{next(iter(ids))}")
+    assert record["kind"] == "image" and len(record["h"]) == 64
+
+
+def test_the_store_never_holds_the_answer_in_clear_outside_test_hooks(tmp_path):
+    app = build_app(tmp_path, test_hooks=False)
+    with app.test_request_context():
+        store = app.extensions["idp.store"]
+        captcha_id = captcha.issue(store, TTL)
+        record = store.get(f"captcha:{captcha_id}")
+        answer = captcha._unseal(captcha_id, record["s"])
+        assert answer and answer not in str(record)
+        assert store.get(f"captcha-answer:{captcha_id}") is None
+        # A sealed answer is bound to its id: copied to another id it does not open.
+        assert captcha._unseal("x" * 22, record["s"]) is None
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_right_answer_passes_once_then_never_again(ctx):
+    captcha_id = captcha.issue(ctx, TTL)
+    answer = answer_of(ctx, captcha_id)
+    assert captcha.verify(ctx, captcha_id, answer) is True
+    assert captcha.verify(ctx, captcha_id, answer) is False
+    assert ctx.get(f"captcha:{captcha_id}") is None
+
+
+def test_a_wrong_answer_consumes_the_challenge(ctx):
+    captcha_id = captcha.issue(ctx, TTL)
+    answer = answer_of(ctx, captcha_id)
+    assert captcha.verify(ctx, captcha_id, "zzzzzz" if answer != "zzzzzz" else "yyyyyy") is False
+    assert captcha.verify(ctx, captcha_id, answer) is False
+
+
+@pytest.mark.parametrize("attempt", ["", None, "   "])
+def test_an_empty_answer_fails_and_consumes(ctx, attempt):
+    captcha_id = captcha.issue(ctx, TTL)
+    answer = answer_of(ctx, captcha_id)
+    assert captcha.verify(ctx, captcha_id, attempt) is False
+    assert captcha.verify(ctx, captcha_id, answer) is False
+
+
+@pytest.mark.parametrize("captcha_id", ["", None, "unknown-id-unknown-id0", "../../etc", "x" * 300])
+def test_unknown_or_malformed_ids_fail(ctx, captcha_id):
+    assert captcha.verify(ctx, captcha_id, "abcdef") is False
+
+
+def test_an_expired_challenge_fails(ctx, monkeypatch):
+    import idp.store
+    captcha_id = captcha.issue(ctx, 5)
+    answer = answer_of(ctx, captcha_id)
+    later = idp.store.now() + 6
+    monkeypatch.setattr(idp.store, "now", lambda: later)
+    assert captcha.verify(ctx, captcha_id, answer) is False
+
+
+def test_answers_are_compared_case_insensitively_after_nfkc(ctx):
+    captcha_id = captcha.issue(ctx, TTL)
+    assert captcha.verify(ctx, captcha_id, answer_of(ctx, captcha_id).upper()) is True
+    captcha_id = captcha.issue(ctx, TTL)
+    # Full-width characters (some Vietnamese keyboards) and stray spaces are the same answer.
+    fullwidth = "".join(chr(ord(c) + 0xFEE0) for c in answer_of(ctx, captcha_id))
+    assert captcha.verify(ctx, captcha_id, f" {fullwidth[:3]} {fullwidth[3:]} ") is True
+
+
+def test_two_concurrent_right_answers_succeed_only_once(app, tmp_path):
+    with app.test_request_context():
+        store = app.extensions["idp.store"]
+        captcha_id = captcha.issue(store, TTL)
+        answer = answer_of(store, captcha_id)
+    results = []
+    barrier = threading.Barrier(4)
+
+    def attempt():
+        with app.test_request_context():
+            barrier.wait()
+            results.append(captcha.verify(app.extensions["idp.store"], captcha_id, answer))
+            db.session.remove()
+
+    threads = [threading.Thread(target=attempt) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [False, False, False, True]
+
+
+def test_the_image_is_a_small_png_that_is_never_cached(app, ctx):
+    captcha_id = captcha.issue(ctx, TTL)
+    response = app.test_client().get(f"/captcha/{captcha_id}.png")
+    assert response.status_code == 200
+    assert response.mimetype == "image/png"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.data.startswith(b"\x89PNG\r\n\x1a\n")
+    from io import BytesIO
+
+    from PIL import Image
+    assert Image.open(BytesIO(response.data)).size == (180, 60)
+    # Looking at the picture does not consume the challenge.
+    assert captcha.verify(ctx, captcha_id, answer_of(ctx, captcha_id)) is True
+
+
+def test_the_image_of_an_unknown_used_or_expired_challenge_is_404(app, ctx, monkeypatch):
+    client = app.test_client()
+    assert client.get("/captcha/AAAAAAAAAAAAAAAAAAAAAA.png").status_code == 404
+    captcha_id = captcha.issue(ctx, TTL)
+    captcha.verify(ctx, captcha_id, "wrong!")
+    assert client.get(f"/captcha/{captcha_id}.png").status_code == 404
+
+    import idp.store
+    captcha_id = captcha.issue(ctx, 5)
+    later = idp.store.now() + 6
+    monkeypatch.setattr(idp.store, "now", lambda: later)
+    assert client.get(f"/captcha/{captcha_id}.png").status_code == 404
+
+
+def test_audio_switches_the_answer_to_six_digits(app, ctx):
+    captcha_id = captcha.issue(ctx, TTL)
+    letters = answer_of(ctx, captcha_id)
+    client = app.test_client()
+    response = client.get(f"/captcha/{captcha_id}.wav")
+    assert response.status_code == 200
+    assert response.mimetype == "audio/wav"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.data[:4] == b"RIFF" and response.data[8:12] == b"WAVE"
+    digits = answer_of(ctx, captcha_id)
+    assert re.fullmatch(r"[0-9]{6}", digits)
+    assert ctx.get(f"captcha:{captcha_id}")["kind"] == "audio"
+    # Listening again replays the same digits.
+    assert client.get(f"/captcha/{captcha_id}.wav").status_code == 200
+    assert answer_of(ctx, captcha_id) == digits
+    # The letters of the picture no longer count; the digits do (once).
+    other = captcha.issue(ctx, TTL)
+    client.get(f"/captcha/{other}.wav")
+    assert captcha.verify(ctx, other, letters) is False
+    assert captcha.verify(ctx, captcha_id, digits) is True
+    assert client.get(f"/captcha/{captcha_id}.wav").status_code == 404
+
+
+def test_audio_keeps_the_original_expiry(app, ctx, monkeypatch):
+    import idp.captcha
+    import idp.store
+    captcha_id = captcha.issue(ctx, 10)
+    start = idp.store.now()
+    monkeypatch.setattr(idp.store, "now", lambda: start + 8)
+    monkeypatch.setattr(idp.captcha, "now", lambda: start + 8)
+    assert app.test_client().get(f"/captcha/{captcha_id}.wav").status_code == 200
+    digits = answer_of(ctx, captcha_id)
+    monkeypatch.setattr(idp.store, "now", lambda: start + 11)
+    assert captcha.verify(ctx, captcha_id, digits) is False
+
+
+def test_audio_renders_are_capped_per_challenge(app, ctx):
+    captcha_id = captcha.issue(ctx, TTL)
+    client = app.test_client()
+    for _ in range(captcha.MAX_AUDIO_PLAYS):
+        assert client.get(f"/captcha/{captcha_id}.wav").status_code == 200
+    assert client.get(f"/captcha/{captcha_id}.wav").status_code == 429
+    assert captcha.verify(ctx, captcha_id, answer_of(ctx, captcha_id)) is True
+
+
+def test_refresh_needs_the_csrf_token(app):
+    client = app.test_client()
+    assert client.post("/captcha/refresh", json={}).status_code == 400
+
+
+def _csrf(app, client) -> str:
+    from flask_wtf.csrf import generate_csrf
+    with app.test_request_context():
+        token = generate_csrf()
+        from flask import session
+        data = dict(session)
+    with client.session_transaction() as sess:
+        sess.update(data)
+    return token
+
+
+def test_refresh_issues_a_new_challenge_and_drops_the_old_one(app, ctx):
+    client = app.test_client()
+    token = _csrf(app, client)
+    old = captcha.issue(ctx, TTL)
+    response = client.post("/captcha/refresh", json={"captcha_id": old},
+                           headers={"X-CSRFToken": token})
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    data = response.get_json()
+    new = data["captcha_id"]
+    assert new != old
+    assert data["image_url"] == f"/captcha/{new}.png"
+    assert data["audio_url"] == f"/captcha/{new}.wav"
+    assert ctx.get(f"captcha:{old}") is None
+    assert client.get(data["image_url"]).status_code == 200
+    assert captcha.verify(ctx, new, answer_of(ctx, new)) is True
+
+
+def test_test_hook_reveals_the_current_answer_until_it_is_used(app, ctx):
+    client = app.test_client()
+    captcha_id = captcha.issue(ctx, TTL)
+    response = client.get(f"/_test/captcha/{captcha_id}")
+    assert response.status_code == 200
+    assert response.mimetype == "text/plain"
+    answer = response.get_data(as_text=True)
+    assert re.fullmatch(f"[{captcha.ALPHABET}]{{6}}", answer)
+    client.get(f"/captcha/{captcha_id}.wav")
+    digits = client.get(f"/_test/captcha/{captcha_id}").get_data(as_text=True)
+    assert re.fullmatch(r"[0-9]{6}", digits)
+    assert captcha.verify(ctx, captcha_id, digits) is True
+    assert client.get(f"/_test/captcha/{captcha_id}").status_code == 404
+    assert client.get("/_test/captcha/AAAAAAAAAAAAAAAAAAAAAA").status_code == 404
+
+
+def test_without_test_hooks_nothing_reveals_the_answer(tmp_path):
+    app = build_app(tmp_path, test_hooks=False)
+    app.register_blueprint(testhooks.bp)  # even if it were registered by mistake
+    with app.test_request_context():
+        store = app.extensions["idp.store"]
+        captcha_id = captcha.issue(store, TTL)
+        assert store.get(f"captcha-answer:{captcha_id}") is None
+    assert app.test_client().get(f"/_test/captcha/{captcha_id}").status_code == 404
+    with app.app_context():
+        db.engine.dispose()
