@@ -19,7 +19,14 @@ ensure_venv() {
     if [ ! -f "$stamp" ] || [ ! -x .venv/bin/idp ] || [ setup.cfg -nt "$stamp" ] \
             || [ pyproject.toml -nt "$stamp" ]; then
         echo "installing dependencies into .venv ..." >&2
-        .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".$extras"
+        # setuptools warns about every data folder (templates/, data/ ...): keep the log and
+        # show it only if the installation fails.
+        if ! .venv/bin/python -m pip install --disable-pip-version-check -e ".$extras" \
+                >.venv/pip-install.log 2>&1; then
+            cat .venv/pip-install.log >&2
+            echo "error: installation failed (log: .venv/pip-install.log)" >&2
+            exit 1
+        fi
         touch "$stamp"
     fi
 }

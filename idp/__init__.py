@@ -67,8 +67,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     from .store import SqlStore
     app.extensions["idp.store"] = SqlStore()
 
-    from . import oauth2
+    from . import maintenance, oauth2
     oauth2.init_app(app)
+    maintenance.init_app(app)
 
     from . import authorize, endpoints, flows
     app.register_blueprint(endpoints.bp)

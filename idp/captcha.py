@@ -38,7 +38,7 @@ import secrets
 import unicodedata
 
 from captcha.audio import AudioCaptcha
-from captcha.image import ImageCaptcha
+from captcha.image import ImageCaptcha, random_color
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -53,7 +53,14 @@ LENGTH = 6
 MAX_AUDIO_PLAYS = 3
 _ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
-_image = ImageCaptcha(width=180, height=60)
+
+class _ImageCaptcha(ImageCaptcha):
+    # The package masks each glyph by its own brightness, so dark ink came out pale grey; a
+    # steeper table keeps dark glyphs opaque (readable on a dim phone screen).
+    lookup_table = [min(255, i * 8) for i in range(256)]
+
+
+_image = _ImageCaptcha(width=180, height=60)
 _audio = AudioCaptcha()
 
 captcha_bp = Blueprint("captcha", __name__)
@@ -81,11 +88,13 @@ def _digest(answer: str) -> str:
 
 
 def _aead() -> AESGCM:
+    """AES-GCM with a key derived from SECRET_KEY (cached per app and secret)."""
     secret = current_app.config["SECRET_KEY"]
     cache = current_app.extensions.setdefault("idp.captcha_aead", {})
     if secret not in cache:
+        raw = secret if isinstance(secret, bytes) else secret.encode("utf-8")
         key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                   info=b"idp captcha answer v1").derive(secret.encode("utf-8"))
+                   info=b"idp captcha answer v1").derive(raw)
         cache.clear()
         cache[secret] = AESGCM(key)
     return cache[secret]
@@ -142,6 +151,7 @@ def discard(store, captcha_id: str | None) -> None:
 
 
 def urls(captcha_id: str) -> dict:
+    """The ids and URLs a page (or the refresh button) needs for one challenge."""
     return {"captcha_id": captcha_id,
             "image_url": url_for("captcha.image", captcha_id=captcha_id),
             "audio_url": url_for("captcha.audio", captcha_id=captcha_id)}
@@ -157,15 +167,18 @@ def _no_store(body, mimetype: str) -> Response:
 
 @captcha_bp.get("/captcha/<captcha_id>.png")
 def image(captcha_id: str):
+    """The picture of a live challenge; looking does not consume it."""
     record = _store().get(_key(captcha_id)) if _ID.match(captcha_id) else None
     answer = record and _unseal(captcha_id, record.get("s", ""))
     if not answer:
         abort(404)
-    return _no_store(_image.generate(answer).getvalue(), "image/png")
+    ink = random_color(30, 120, 220 + secrets.randbelow(36))  # dark, on a light background
+    return _no_store(_image.generate(answer, fg_color=ink).getvalue(), "image/png")
 
 
 @captcha_bp.get("/captcha/<captcha_id>.wav")
 def audio(captcha_id: str):
+    """The spoken version: switches the challenge to digits (once) and reads them."""
     store = _store()
     found = store.get_rev(_key(captcha_id)) if _ID.match(captcha_id) else None
     if not found:

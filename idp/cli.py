@@ -494,8 +494,8 @@ def clients_list():
         m = c.client_metadata
         rows.append((c.client_id, m.get("token_endpoint_auth_method", ""),
                      "first" if m.get("first_party", True) else "third",
-                     m.get("id_token_signed_response_alg", ""), " ".join(m.get("redirect_uris", [])),
-                     c.client_name))
+                     m.get("id_token_signed_response_alg", ""),
+                     " ".join(m.get("redirect_uris", [])), c.client_name))
     _table(("CLIENT_ID", "AUTH", "PARTY", "ALG", "REDIRECT_URIS", "NAME"), rows)
 
 

@@ -79,8 +79,9 @@ def _public_jwk(private, alg: str) -> dict:
                                             serialization.PublicFormat.SubjectPublicKeyInfo)
     key = (ECKey if alg == "ES256" else RSAKey).import_key(pem)
     jwk = key.as_dict(private=False)
-    # kid = RFC 7638 thumbprint: stable, unique, derived from the key itself.
-    jwk["kid"] = key.thumbprint()
+    # kid = algorithm + RFC 7638 thumbprint: unique, derived from the key itself, and never
+    # starting with "-" (which a command line would read as an option).
+    jwk["kid"] = f"{alg}-{key.thumbprint()}"
     jwk["alg"] = alg
     jwk["use"] = "sig"
     return jwk

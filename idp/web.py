@@ -45,6 +45,23 @@ def select_locale() -> str:
         "default_locale"]
 
 
+def _language_choice():
+    """`?lang=vi|en` (the language switch on every page) wins and is remembered in a cookie."""
+    lang = request.args.get("lang")
+    if lang in LOCALES:
+        g.locale_override = lang
+        g.remember_lang = lang
+
+
+def _remember_language(response):
+    if g.get("remember_lang"):
+        response.set_cookie("lang", g.remember_lang, max_age=365 * 24 * 3600, path="/",
+                            samesite="Lax", httponly=True,
+                            secure=request.is_secure or request.headers.get(
+                                "X-Forwarded-Proto") == "https")
+    return response
+
+
 def render_error(status: int, title: str, message: str):
     if wants_json():
         body = {"error": "temporarily_unavailable" if status == 503 else "invalid_request",
@@ -83,6 +100,8 @@ def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     app.config["WTF_CSRF_FIELD_NAME"] = "csrf_token"
     csrf.init_app(app)
+    app.before_request(_language_choice)
+    app.after_request(_remember_language)
     app.after_request(_security_headers)
 
     @app.context_processor
@@ -120,6 +139,14 @@ def init_app(app: Flask) -> None:
             log.warning("database unavailable: %s", exc.__class__.__name__)
         else:
             log.exception("database error")
+        return _unavailable()
+
+    from .keys import KeyError_
+
+    @app.errorhandler(KeyError_)
+    def _no_keys(exc):
+        # Nodes never create keys themselves: an operator must run `idp init`.
+        log.error("signing keys: %s", exc)
         return _unavailable()
 
     @app.errorhandler(Exception)

@@ -362,3 +362,24 @@ def test_prompt_none_for_third_party_without_consent_is_consent_required(client)
     params = _spa_params(prompt="none")
     r = authorize(client, params)
     assert query(r.headers["Location"])["error"] == "consent_required"
+
+
+def test_login_hint_with_an_id_number_prefills_the_username(client):
+    r = authorize(client, auth_params(challenge=challenge(), login_hint=CITIZEN.id_number))
+    html = client.get(r.headers["Location"]).get_data(as_text=True)
+    assert f'value="{CITIZEN.id_number}"' in html
+
+
+def test_a_node_without_keys_answers_503_not_500(app, client):
+    from idp.db import db
+    from idp.models import SigningKey
+    with app.app_context():
+        db.session.query(SigningKey).delete()
+        db.session.commit()
+        app.extensions["idp.keyring"].invalidate()
+    assert client.get("/jwks.json").get_json() == {"keys": []}
+    from .helpers import pkce_pair, token_request
+    verifier, chal = pkce_pair()
+    q = login_and_get_code(client, auth_params(challenge=chal))
+    r = token_request(client, q["code"], verifier)
+    assert r.status_code == 503 and r.get_json()["error"] == "temporarily_unavailable"

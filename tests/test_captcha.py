@@ -127,7 +127,7 @@ def test_answers_are_compared_case_insensitively_after_nfkc(ctx):
     assert captcha.verify(ctx, captcha_id, f" {fullwidth[:3]} {fullwidth[3:]} ") is True
 
 
-def test_two_concurrent_right_answers_succeed_only_once(app, tmp_path):
+def test_two_concurrent_right_answers_succeed_only_once(app):
     with app.test_request_context():
         store = app.extensions["idp.store"]
         captcha_id = captcha.issue(store, TTL)
@@ -283,3 +283,17 @@ def test_without_test_hooks_nothing_reveals_the_answer(tmp_path):
     assert app.test_client().get(f"/_test/captcha/{captcha_id}").status_code == 404
     with app.app_context():
         db.engine.dispose()
+
+
+def test_the_real_app_serves_captchas_and_the_hook_only_in_test_mode(tmp_path):
+    from .conftest import make_app
+    for hooks in (1, 0):
+        app = make_app(f"sqlite:///{tmp_path / f'real{hooks}.sqlite3'}", test_hooks=hooks)
+        with app.test_request_context():
+            captcha_id = captcha.issue(app.extensions["idp.store"], TTL)
+        client = app.test_client()
+        assert client.get(f"/captcha/{captcha_id}.png").mimetype == "image/png"
+        hook = client.get(f"/_test/captcha/{captcha_id}")
+        assert hook.status_code == (200 if hooks else 404)
+        with app.app_context():
+            db.engine.dispose()

@@ -55,8 +55,8 @@ def app(tmp_path):
         db.engine.dispose()
 
 
-LOGIN = dict(action="/flows/f1", username="", errors={}, client_name="Cổng dịch vụ công tỉnh Đắk Lắk",
-             forgot_url="/recovery", register_url="/register", refresh_captcha_url="/flows/f1")
+LOGIN = dict(action="/flows/f1", username="", errors={},
+             client_name="Cổng dịch vụ công tỉnh Đắk Lắk", forgot_url="/recovery", register_url="/register", refresh_captcha_url="/flows/f1")
 
 
 def render(app, template, path="/flows/f1", lang="vi", **context) -> Page:

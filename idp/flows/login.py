@@ -48,7 +48,7 @@ class LoginFlow(base.FlowKind):
     initial_state = "credentials"
 
     def render(self, flow, errors=None, values=None):
-        values = values or {}
+        values = values or {"username": self._hinted_username(flow)}
         s = _settings()
         return render_template(
             "login.html", action=url_for("flows.submit", flow_id=flow.id),
@@ -56,6 +56,12 @@ class LoginFlow(base.FlowKind):
             username=values.get("username", ""), errors=errors or {},
             client_name=_client_name(flow), forgot_url=None, register_url=None,
             refresh_captcha_url=flow.url)
+
+    @staticmethod
+    def _hinted_username(flow) -> str:
+        pending = _store().get("pending:" + flow.pending) or {}
+        hint = (pending.get("params") or {}).get("login_hint", "")
+        return hint if ID_NUMBER.fullmatch(hint) else ""
 
     def handle(self, flow, form):
         username = (form.get("username") or "").strip()

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: cf8eda0b27ca
+Revision ID: d6bc53fddc01
 Revises: 
-Create Date: 2026-11-24 14:07:20.926139
+Create Date: 2026-11-24 14:16:21.024493
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'cf8eda0b27ca'
+revision = 'd6bc53fddc01'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -26,7 +26,7 @@ def upgrade():
     sa.Column('client_id', sa.String(length=100), nullable=True),
     sa.Column('ip', sa.String(length=64), nullable=True),
     sa.Column('detail_json', sa.Text(), nullable=False),
-    sa.PrimaryKeyConstraint('id')
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_events'))
     )
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.create_index('ix_audit_at', ['at'], unique=False)
@@ -46,9 +46,9 @@ def upgrade():
     sa.Column('throttled_until', sa.Float(), nullable=False),
     sa.Column('created_at', sa.Float(), nullable=False),
     sa.Column('updated_at', sa.Float(), nullable=False),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('id_number'),
-    sa.UniqueConstraint('sub')
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_citizens')),
+    sa.UniqueConstraint('id_number', name=op.f('uq_citizens_id_number')),
+    sa.UniqueConstraint('sub', name=op.f('uq_citizens_sub'))
     )
     op.create_table('clients',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -56,8 +56,8 @@ def upgrade():
     sa.Column('client_secret_hash', sa.String(length=100), nullable=True),
     sa.Column('metadata_json', sa.Text(), nullable=False),
     sa.Column('created_at', sa.Float(), nullable=False),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('client_id')
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_clients')),
+    sa.UniqueConstraint('client_id', name=op.f('uq_clients_client_id'))
     )
     op.create_table('ephemeral',
     sa.Column('key', sa.String(length=200), nullable=False),
@@ -65,7 +65,7 @@ def upgrade():
     sa.Column('counter', sa.Integer(), nullable=False),
     sa.Column('rev', sa.Integer(), nullable=False),
     sa.Column('expires_at', sa.Float(), nullable=False),
-    sa.PrimaryKeyConstraint('key')
+    sa.PrimaryKeyConstraint('key', name=op.f('pk_ephemeral'))
     )
     with op.batch_alter_table('ephemeral', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_ephemeral_expires_at'), ['expires_at'], unique=False)
@@ -78,7 +78,7 @@ def upgrade():
     sa.Column('private_enc', sa.LargeBinary(), nullable=False),
     sa.Column('created_at', sa.Float(), nullable=False),
     sa.Column('state_changed_at', sa.Float(), nullable=False),
-    sa.PrimaryKeyConstraint('kid')
+    sa.PrimaryKeyConstraint('kid', name=op.f('pk_signing_keys'))
     )
     op.create_table('authorization_codes',
     sa.Column('code_hash', sa.String(length=64), nullable=False),
@@ -98,8 +98,8 @@ def upgrade():
     sa.Column('created_at', sa.Float(), nullable=False),
     sa.Column('expires_at', sa.Float(), nullable=False),
     sa.Column('consumed_at', sa.Float(), nullable=True),
-    sa.ForeignKeyConstraint(['citizen_id'], ['citizens.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('code_hash')
+    sa.ForeignKeyConstraint(['citizen_id'], ['citizens.id'], name=op.f('fk_authorization_codes_citizen_id_citizens'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('code_hash', name=op.f('pk_authorization_codes'))
     )
     with op.batch_alter_table('authorization_codes', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_authorization_codes_grant_id'), ['grant_id'], unique=False)
@@ -110,9 +110,9 @@ def upgrade():
     sa.Column('client_id', sa.String(length=100), nullable=False),
     sa.Column('scope', sa.Text(), nullable=False),
     sa.Column('granted_at', sa.Float(), nullable=False),
-    sa.ForeignKeyConstraint(['citizen_id'], ['citizens.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('citizen_id', 'client_id')
+    sa.ForeignKeyConstraint(['citizen_id'], ['citizens.id'], name=op.f('fk_consents_citizen_id_citizens'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_consents')),
+    sa.UniqueConstraint('citizen_id', 'client_id', name=op.f('uq_consents_citizen_id'))
     )
     op.create_table('sso_sessions',
     sa.Column('sid', sa.String(length=64), nullable=False),
@@ -127,9 +127,9 @@ def upgrade():
     sa.Column('revoked_at', sa.Float(), nullable=True),
     sa.Column('user_agent', sa.String(length=300), nullable=True),
     sa.Column('ip', sa.String(length=64), nullable=True),
-    sa.ForeignKeyConstraint(['citizen_id'], ['citizens.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('sid'),
-    sa.UniqueConstraint('cookie_hash')
+    sa.ForeignKeyConstraint(['citizen_id'], ['citizens.id'], name=op.f('fk_sso_sessions_citizen_id_citizens'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('sid', name=op.f('pk_sso_sessions')),
+    sa.UniqueConstraint('cookie_hash', name=op.f('uq_sso_sessions_cookie_hash'))
     )
     with op.batch_alter_table('sso_sessions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_sso_sessions_citizen_id'), ['citizen_id'], unique=False)
@@ -151,10 +151,10 @@ def upgrade():
     sa.Column('refresh_expires_at', sa.Float(), nullable=True),
     sa.Column('refresh_used_at', sa.Float(), nullable=True),
     sa.Column('revoked_at', sa.Float(), nullable=True),
-    sa.ForeignKeyConstraint(['citizen_id'], ['citizens.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('access_token_hash'),
-    sa.UniqueConstraint('refresh_token_hash')
+    sa.ForeignKeyConstraint(['citizen_id'], ['citizens.id'], name=op.f('fk_tokens_citizen_id_citizens'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_tokens')),
+    sa.UniqueConstraint('access_token_hash', name=op.f('uq_tokens_access_token_hash')),
+    sa.UniqueConstraint('refresh_token_hash', name=op.f('uq_tokens_refresh_token_hash'))
     )
     with op.batch_alter_table('tokens', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_tokens_citizen_id'), ['citizen_id'], unique=False)
@@ -167,9 +167,9 @@ def upgrade():
     sa.Column('sid', sa.String(length=64), nullable=False),
     sa.Column('client_id', sa.String(length=100), nullable=False),
     sa.Column('created_at', sa.Float(), nullable=False),
-    sa.ForeignKeyConstraint(['sid'], ['sso_sessions.sid'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('sid', 'client_id')
+    sa.ForeignKeyConstraint(['sid'], ['sso_sessions.sid'], name=op.f('fk_session_clients_sid_sso_sessions'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_session_clients')),
+    sa.UniqueConstraint('sid', 'client_id', name=op.f('uq_session_clients_sid'))
     )
     with op.batch_alter_table('session_clients', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_session_clients_sid'), ['sid'], unique=False)

@@ -1,0 +1,84 @@
+"""The SQL ephemeral store's atomic operations, on SQLite and PostgreSQL, including under
+concurrency (security-requirements §6.5)."""
+from __future__ import annotations
+
+import threading
+import time
+
+import idp.store
+
+
+def _parallel(app, fn, n=8):
+    barrier = threading.Barrier(n)
+    results = []
+    lock = threading.Lock()
+
+    def run():
+        with app.app_context():
+            barrier.wait()
+            value = fn()
+            with lock:
+                results.append(value)
+
+    threads = [threading.Thread(target=run) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def test_put_get_take_delete_and_expiry(app, monkeypatch):
+    with app.app_context():
+        s = app.extensions["idp.store"]
+        s.put("k", {"a": 1}, 60)
+        assert s.get("k") == {"a": 1}
+        assert s.take("k") == {"a": 1}
+        assert s.take("k") is None and s.get("k") is None
+        s.put("k", {"a": 2}, 60)
+        later = time.time() + 61
+        monkeypatch.setattr(idp.store, "now", lambda: later)
+        assert s.get("k") is None and s.take("k") is None
+        assert s.purge_expired() >= 1
+
+
+def test_take_is_single_winner_under_concurrency(app):
+    with app.app_context():
+        app.extensions["idp.store"].put("once", {"v": 1}, 60)
+    results = _parallel(app, lambda: app.extensions["idp.store"].take("once"))
+    assert results.count({"v": 1}) == 1 and results.count(None) == 7
+
+
+def test_incr_counts_every_call_exactly_once(app):
+    results = _parallel(app, lambda: app.extensions["idp.store"].incr("ctr", 60))
+    assert sorted(results) == list(range(1, 9))
+
+
+def test_incr_window_restarts_after_expiry(app, monkeypatch):
+    with app.app_context():
+        s = app.extensions["idp.store"]
+        assert [s.incr("w", 10) for _ in range(3)] == [1, 2, 3]
+        later = time.time() + 11
+        monkeypatch.setattr(idp.store, "now", lambda: later)
+        assert s.incr("w", 10) == 1
+
+
+def test_add_only_once_and_again_after_expiry(app, monkeypatch):
+    results = _parallel(app, lambda: app.extensions["idp.store"].add("nx", {"x": 1}, 60))
+    assert results.count(True) == 1
+    with app.app_context():
+        later = time.time() + 61
+        monkeypatch.setattr(idp.store, "now", lambda: later)
+        assert app.extensions["idp.store"].add("nx", {"x": 2}, 60) is True
+
+
+def test_compare_and_set_lets_one_writer_win(app):
+    with app.app_context():
+        s = app.extensions["idp.store"]
+        s.put("flow", {"state": "a"}, 60)
+        _, rev = s.get_rev("flow")
+    results = _parallel(app, lambda: app.extensions["idp.store"].cas("flow", rev, {"state": "b"}))
+    assert results.count(True) == 1
+    with app.app_context():
+        value, new_rev = app.extensions["idp.store"].get_rev("flow")
+        assert value == {"state": "b"} and new_rev == rev + 1
