@@ -104,6 +104,29 @@ def revoke_grant(grant_id: str, reason: str, client_id: str | None = None) -> in
     return result.rowcount
 
 
+def consume_once(model, hash_column, used_column, digest: str, client_id: str, *still_valid,
+                 now: float, reason: str):
+    """Mark a single-use credential used in one statement (UPDATE ... WHERE used IS NULL
+    RETURNING): of two concurrent redemptions exactly one gets the row. Presenting one that
+    was already used is a replay: revoke its whole token family (RFC 6749 §4.1.2,
+    RFC 9700 §4.14.2) and return None, as for an unknown one."""
+    row = db.session.execute(
+        update(model)
+        .where(hash_column == digest, model.client_id == client_id, used_column.is_(None),
+               *still_valid)
+        .values({used_column.key: now})
+        .returning(model)).scalar()
+    db.session.commit()
+    if row is not None:
+        return row
+    replayed = db.session.execute(select(model.grant_id).where(
+        hash_column == digest, model.client_id == client_id, used_column.is_not(None))).scalar()
+    if replayed:
+        log.warning("%s by %s: revoking the token family", reason, client_id)
+        revoke_grant(replayed, reason, client_id)
+    return None
+
+
 # --------------------------------------------------------------------------- PKCE
 
 class S256OnlyChallenge(CodeChallenge):
@@ -157,27 +180,10 @@ class CodeGrant(grants.AuthorizationCodeGrant):
         revoke what it issued (RFC 6749 §4.1.2, ASVS 5.0 10.4.2)."""
         if not code or len(code) > 200:
             return None
-        h = sha256_hex(code)
         t = now()
-        row = db.session.execute(
-            update(AuthorizationCode)
-            .where(AuthorizationCode.code_hash == h,
-                   AuthorizationCode.client_id == client.client_id,
-                   AuthorizationCode.consumed_at.is_(None),
-                   AuthorizationCode.expires_at > t)
-            .values(consumed_at=t)
-            .returning(AuthorizationCode)).scalar()
-        db.session.commit()
-        if row is not None:
-            return row
-        used = db.session.execute(select(AuthorizationCode.grant_id).where(
-            AuthorizationCode.code_hash == h, AuthorizationCode.client_id == client.client_id,
-            AuthorizationCode.consumed_at.is_not(None))).scalar()
-        if used:
-            log.warning("authorization code replayed by %s: revoking its tokens",
-                        client.client_id)
-            revoke_grant(used, "code_replay", client.client_id)
-        return None
+        return consume_once(AuthorizationCode, AuthorizationCode.code_hash,
+                            AuthorizationCode.consumed_at, sha256_hex(code), client.client_id,
+                            AuthorizationCode.expires_at > t, now=t, reason="code_replay")
 
     def delete_authorization_code(self, authorization_code):
         """Nothing: the consumed row stays as a tombstone until it expires, so a replay can be
@@ -201,26 +207,11 @@ class RefreshGrant(grants.RefreshTokenGrant):
     def authenticate_refresh_token(self, refresh_token):
         if not refresh_token or len(refresh_token) > 200:
             return None
-        client = self.request.client
-        h = sha256_hex(refresh_token)
         t = now()
-        row = db.session.execute(
-            update(Token)
-            .where(Token.refresh_token_hash == h, Token.client_id == client.client_id,
-                   Token.refresh_used_at.is_(None), Token.revoked_at.is_(None),
-                   Token.refresh_expires_at > t)
-            .values(refresh_used_at=t)
-            .returning(Token)).scalar()
-        db.session.commit()
-        if row is not None:
-            return row
-        reused = db.session.execute(select(Token.grant_id).where(
-            Token.refresh_token_hash == h, Token.client_id == client.client_id,
-            Token.refresh_used_at.is_not(None))).scalar()
-        if reused:
-            log.warning("refresh token reused by %s: revoking the family", client.client_id)
-            revoke_grant(reused, "refresh_reuse", client.client_id)
-        return None
+        return consume_once(Token, Token.refresh_token_hash, Token.refresh_used_at,
+                            sha256_hex(refresh_token), self.request.client.client_id,
+                            Token.revoked_at.is_(None), Token.refresh_expires_at > t, now=t,
+                            reason="refresh_reuse")
 
     def authenticate_user(self, refresh_token):
         return active_citizen(refresh_token.citizen_id)

@@ -34,6 +34,9 @@ def wants_json() -> bool:
 
 
 def select_locale() -> str:
+    """Vietnamese unless the citizen chose English (language switch, `lang` cookie) or the RP
+    asked for it (`ui_locales`). Accept-Language is deliberately not used: many citizens'
+    phones are set to English, and the portals they come from are Vietnamese."""
     chosen = g.get("locale_override")
     if chosen in LOCALES:
         return chosen
@@ -41,8 +44,7 @@ def select_locale() -> str:
     if cookie in LOCALES:
         return cookie
     from flask import current_app
-    return request.accept_languages.best_match(LOCALES) or current_app.config["IDP"][
-        "default_locale"]
+    return current_app.config["IDP"]["default_locale"]
 
 
 def _language_choice():
