@@ -9,10 +9,12 @@ ends by redirecting to `resume`, which asks the policy again.
 from __future__ import annotations
 
 import logging
+import re
+from dataclasses import dataclass
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
-from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -29,7 +31,10 @@ PROMPTS = {"none", "login", "consent", "select_account", "create"}
 SINGLE = ("response_type", "client_id", "redirect_uri", "scope", "state", "nonce", "prompt",
           "max_age", "acr_values", "code_challenge", "code_challenge_method", "response_mode",
           "id_token_hint", "login_hint", "ui_locales", "display", "claims")
+KNOWN = frozenset(SINGLE + ("request", "request_uri", "claims_locales"))
 MAX_PARAM = 2048
+ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+MAX_AGE = re.compile(r"[0-9]{1,10}")
 
 
 class PageError(Exception):
@@ -74,24 +79,42 @@ def error_page(message: str, status: int = 400):
 
 # --------------------------------------------------------------------------- reading
 
-def read_params() -> dict:
+@dataclass
+class ReadParams:
+    """The request's known parameters (single values) and what was wrong with the rest."""
+    params: dict
+    duplicate: str | None = None
+    too_long: str | None = None
+    control: str | None = None
+
+
+def read_params() -> ReadParams:
     source = request.form if request.method == "POST" else request.args
-    params = {}
+    out = ReadParams({})
     for key in source:
+        if key not in KNOWN:
+            continue  # RFC 6749 §3.1: unknown parameters are ignored (and not stored)
         values = source.getlist(key)
-        if key in SINGLE and len(values) > 1:
-            params.setdefault("_duplicate", key)
+        if len(values) > 1 and out.duplicate is None:
+            out.duplicate = key
         value = values[0]
         if value == "":
             continue  # RFC 6749 §3.1: a parameter sent without a value is omitted
         if len(value) > MAX_PARAM:
-            params.setdefault("_too_long", key)
+            out.too_long = out.too_long or key
             continue
-        params[key] = value
-    return params
+        if "\x00" in value:
+            out.control = out.control or key  # never legitimate; PostgreSQL refuses it
+            continue
+        out.params[key] = value
+    return out
 
 
-def check_client_and_redirect(params: dict):
+def check_client_and_redirect(read: ReadParams):
+    params = read.params
+    if read.duplicate in ("client_id", "redirect_uri") or read.control in ("client_id",
+                                                                             "redirect_uri"):
+        raise PageError(_("Yêu cầu có tham số không hợp lệ."))
     client_id = params.get("client_id")
     if not client_id:
         raise PageError(_("Thiếu mã ứng dụng (client_id)."))
@@ -104,21 +127,27 @@ def check_client_and_redirect(params: dict):
     if not client.check_redirect_uri(redirect_uri):
         raise PageError(_("Địa chỉ chuyển hướng không khớp với địa chỉ đã đăng ký của ứng "
                           "dụng."))
-    if params.get("_duplicate") in ("client_id", "redirect_uri"):
-        raise PageError(_("Yêu cầu có tham số bị lặp lại."))
     return client, redirect_uri
 
 
-def check_request(params: dict, client) -> None:
+def check_request(read: ReadParams, client) -> None:
     """Everything that is answered by redirect (RFC 6749 §4.1.2.1, OIDC Core §3.1.2.6)."""
-    if "_duplicate" in params:
-        raise RedirectError("invalid_request", f"Repeated parameter {params['_duplicate']}")
-    if "_too_long" in params:
-        raise RedirectError("invalid_request", f"Parameter {params['_too_long']} is too long")
+    params = read.params
+    if read.duplicate:
+        raise RedirectError("invalid_request", f"Repeated parameter {read.duplicate}")
+    if read.too_long:
+        raise RedirectError("invalid_request", f"Parameter {read.too_long} is too long")
+    if read.control:
+        raise RedirectError("invalid_request", f"Parameter {read.control} is malformed")
     if "request" in params:
         raise RedirectError("request_not_supported", "Request objects are not supported")
     if "request_uri" in params:
         raise RedirectError("request_uri_not_supported", "request_uri is not supported")
+    if "response_type" not in params:
+        raise RedirectError("invalid_request", "Missing response_type")
+    if params["response_type"] != "code":
+        # Checked here: Authlib would echo the raw value into error_description.
+        raise RedirectError("unsupported_response_type", "Only response_type=code is supported")
     if params.get("response_mode", "query") != "query":
         raise RedirectError("invalid_request", "Only response_mode=query is supported")
     p = policy.prompts(params)
@@ -127,7 +156,7 @@ def check_request(params: dict, client) -> None:
     if "none" in p and len(p) > 1:
         raise RedirectError("invalid_request", "prompt=none cannot be combined")
     max_age = params.get("max_age")
-    if max_age is not None and (not max_age.isdigit() or len(max_age) > 10):
+    if max_age is not None and not MAX_AGE.fullmatch(max_age):
         raise RedirectError("invalid_request", "max_age must be a non-negative integer")
     req = oauth2.stored_request(params)
     grant = oauth2.server().get_consent_grant(request=req, end_user=True)
@@ -163,15 +192,16 @@ def apply_locale(params: dict) -> None:
 @bp.route("/authorize", methods=["GET", "POST"])
 @csrf.exempt  # the RP's browser request, not one of our forms (OIDC Core §3.1.2.1: GET and POST)
 def authorize():
-    params = read_params()
+    read = read_params()
+    params = read.params
     apply_locale(params)
     try:
-        client, redirect_uri = check_client_and_redirect(params)
+        client, redirect_uri = check_client_and_redirect(read)
     except PageError as exc:
         return error_page(exc.message)
     state = params.get("state")
     try:
-        check_request(params, client)
+        check_request(read, client)
     except RedirectError as exc:
         return error_redirect(redirect_uri, state, exc.error, exc.description)
     except OAuth2Error as exc:
@@ -181,7 +211,7 @@ def authorize():
 
 @bp.get("/authorize/resume/<uid>")
 def resume(uid: str):
-    if len(uid) > 64:
+    if not ID_PATTERN.fullmatch(uid):
         return error_page(_("Yêu cầu đăng nhập không tồn tại hoặc đã hết hạn."))
     pending = store().get("pending:" + uid)
     if pending is None or pending.get("bid") != sso.browser_binding():

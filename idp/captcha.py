@@ -51,7 +51,7 @@ from .db import now
 ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
 LENGTH = 6
 MAX_AUDIO_PLAYS = 3
-_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+_ID = re.compile(r"[A-Za-z0-9_-]{16,64}\Z")
 
 
 class _ImageCaptcha(ImageCaptcha):

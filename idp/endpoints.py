@@ -79,9 +79,21 @@ def jwks():
     return _static_json(body, etag, current_app.config["IDP"]["jwks_max_age"])
 
 
+def _repeated_parameter() -> Response | None:
+    """RFC 6749 §3.2: request parameters MUST NOT be included more than once."""
+    for key in request.form:
+        if len(request.form.getlist(key)) > 1:
+            body = json.dumps({"error": "invalid_request",
+                               "error_description": f"Repeated parameter {key[:40]}"})
+            return Response(body, 400, headers=NO_STORE, content_type="application/json")
+    return None
+
+
 @bp.post("/token")
 @csrf.exempt
 def token():
+    if (refused := _repeated_parameter()) is not None:
+        return refused
     response = oauth2.server().create_token_response()
     response.headers.update(NO_STORE)
     return response
@@ -90,12 +102,16 @@ def token():
 @bp.post("/revoke")
 @csrf.exempt
 def revoke():
+    if (refused := _repeated_parameter()) is not None:
+        return refused
     return oauth2.server().create_endpoint_response("revocation")
 
 
 @bp.post("/introspect")
 @csrf.exempt
 def introspect():
+    if (refused := _repeated_parameter()) is not None:
+        return refused
     return oauth2.server().create_endpoint_response("introspection")
 
 

@@ -3,6 +3,8 @@ language); `translations/en` holds the English catalogue. The .po file is the so
 is compiled from it on start-up when missing or older, so no build step can be forgotten."""
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
@@ -18,7 +20,10 @@ def ensure_compiled() -> None:
             continue
         with open(po, "rb") as fh:
             catalog = read_po(fh, locale=po.parent.parent.name)
-        tmp = mo.with_suffix(".mo.tmp")
-        with open(tmp, "wb") as fh:
+        # Several workers may start at once: each writes its own temporary file, and the
+        # atomic rename means readers only ever see a whole catalogue.
+        fd, tmp = tempfile.mkstemp(dir=mo.parent, suffix=".mo.tmp")
+        with os.fdopen(fd, "wb") as fh:
             write_mo(fh, catalog)
-        tmp.replace(mo)
+        os.chmod(tmp, 0o644)  # mkstemp makes it 0600; any server user must read it
+        os.replace(tmp, mo)

@@ -14,6 +14,7 @@ import base64
 import hashlib
 import json
 import os
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -56,14 +57,27 @@ def load_kek(settings: dict, create: bool = False) -> bytes:
     if not path.exists():
         if not create:
             raise KeyError_(f"no key-encryption key at {path}: run `idp init`")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("="))
+        _create_file_once(path, base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("="))
     kek = _b64d(path.read_text().strip())
     if len(kek) != 32:
         raise KeyError_(f"{path} does not hold a 32-byte key")
     return kek
+
+
+def _create_file_once(path: Path, content: str) -> None:
+    """Write a complete file under `path` unless one exists; safe when several processes
+    start at once (the first link wins, the others read its content)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".kek-")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(content)
+        os.chmod(tmp, 0o600)
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(tmp)
 
 
 def _generate(alg: str):

@@ -14,6 +14,7 @@ import logging
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Request, grants
+from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secret_basic
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
@@ -21,8 +22,9 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core.grants import OpenIDCode
 from authlib.oidc.core.util import create_half_hash
-from flask import current_app
+from flask import current_app, g
 from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from . import audit
 from .crypto import random_token, sha256_hex
@@ -61,9 +63,14 @@ def stored_request(params: dict) -> OAuth2Request:
 
 
 def query_client(client_id):
-    if not client_id or len(client_id) > 100:
+    """One query per request and client: Authlib asks several times while validating."""
+    if not client_id or len(client_id) > 100 or "\x00" in client_id:
         return None
-    return db.session.execute(select(Client).where(Client.client_id == client_id)).scalar()
+    memo = g.setdefault("idp_clients", {})
+    if client_id not in memo:
+        memo[client_id] = db.session.execute(
+            select(Client).where(Client.client_id == client_id)).scalar()
+    return memo[client_id]
 
 
 def save_token(token: dict, request: OAuth2Request) -> None:
@@ -86,12 +93,15 @@ def save_token(token: dict, request: OAuth2Request) -> None:
         refresh_expires_at=refresh_expires))
     if source is request.authorization_code:
         # Remember which clients got tokens from this SSO session (logout).
-        exists = db.session.execute(select(SessionClient.id).where(
-            SessionClient.sid == source.sid,
-            SessionClient.client_id == request.client.client_id)).first()
-        if not exists:
-            db.session.add(SessionClient(sid=source.sid, client_id=request.client.client_id))
+        db.session.execute(insert_ignoring_duplicates(SessionClient).values(
+            sid=source.sid, client_id=request.client.client_id, created_at=t))
     db.session.commit()
+
+
+def insert_ignoring_duplicates(model):
+    dialect = db.engine.dialect.name
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+    return stmt.on_conflict_do_nothing()
 
 
 def revoke_grant(grant_id: str, reason: str, client_id: str | None = None) -> int:
@@ -107,18 +117,20 @@ def revoke_grant(grant_id: str, reason: str, client_id: str | None = None) -> in
 def consume_once(model, hash_column, used_column, digest: str, client_id: str, *still_valid,
                  now: float, reason: str):
     """Mark a single-use credential used in one statement (UPDATE ... WHERE used IS NULL
-    RETURNING): of two concurrent redemptions exactly one gets the row. Presenting one that
-    was already used is a replay: revoke its whole token family (RFC 6749 §4.1.2,
-    RFC 9700 §4.14.2) and return None, as for an unknown one."""
+    RETURNING): of two concurrent redemptions exactly one gets the row (the other waits for
+    the row lock, then matches nothing). The transaction stays open and commits together with
+    the tokens in `save_token`, so a failure in between burns nothing and issues nothing.
+    Presenting one that was already used is a replay: revoke its whole token family
+    (RFC 6749 §4.1.2, RFC 9700 §4.14.2) and return None, as for an unknown one."""
     row = db.session.execute(
         update(model)
         .where(hash_column == digest, model.client_id == client_id, used_column.is_(None),
                *still_valid)
         .values({used_column.key: now})
         .returning(model)).scalar()
-    db.session.commit()
     if row is not None:
         return row
+    db.session.rollback()
     replayed = db.session.execute(select(model.grant_id).where(
         hash_column == digest, model.client_id == client_id, used_column.is_not(None))).scalar()
     if replayed:
@@ -351,6 +363,15 @@ class Introspection(IntrospectionEndpoint):
         return 200, body, [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
 
 
+def safe_client_secret_basic(query_client_, request):
+    """Authlib's client_secret_basic raises on some malformed headers (non-ASCII, bad UTF-8,
+    nothing after "Basic"): treat them as no credentials, i.e. 401 invalid_client."""
+    try:
+        return authenticate_client_secret_basic(query_client_, request)
+    except (ValueError, IndexError):
+        return None
+
+
 class Issuer(IssuerParameter):
     def get_issuer(self):
         return settings()["issuer"]
@@ -369,6 +390,7 @@ def init_app(app) -> None:
     # the conformance suite asks for `address` and expects success).
     srv = Server()
     srv.init_app(app, query_client=query_client, save_token=save_token)
+    srv.register_client_auth_method("client_secret_basic", safe_client_secret_basic)
     srv.register_grant(CodeGrant, [S256OnlyChallenge(required=True), OpenIDExtension()])
     srv.register_grant(RefreshGrant, [RefreshWithIdToken()])
     srv.register_endpoint(Revocation)

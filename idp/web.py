@@ -8,7 +8,7 @@ import logging
 from flask import Flask, g, jsonify, render_template, request
 from flask_babel import Babel, gettext as _
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -129,10 +129,20 @@ def init_app(app: Flask) -> None:
         }
         title, message = messages.get(exc.code, (_("Yêu cầu không hợp lệ"), _("Yêu cầu không "
                                                                                "hợp lệ.")))
+        # Keep the exception's own headers (e.g. Allow on 405, RFC 9110 §15.5.6).
+        headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
         if wants_json():
             return jsonify({"error": "invalid_request", "error_description": exc.name}), \
-                exc.code or 400
-        return render_template("error.html", title=title, message=message), exc.code or 400
+                exc.code or 400, headers
+        return render_template("error.html", title=title, message=message), exc.code or 400, \
+            headers
+
+    @app.errorhandler(DataError)
+    def _bad_data(exc):
+        # A value the database refuses (e.g. NUL in a string on PostgreSQL): bad input, 400.
+        db.session.rollback()
+        log.warning("database refused a value: %s", exc.__class__.__name__)
+        return render_error(400, _("Yêu cầu không hợp lệ"), _("Yêu cầu không hợp lệ."))
 
     @app.errorhandler(SQLAlchemyError)
     def _db_error(exc):

@@ -2,13 +2,14 @@
 on PostgreSQL (CONTRACT.md §1: IDP_TEST_DATABASE_URL)."""
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 
 import pytest
 
 # Per-session scratch folders so tests never touch the developer's instance/ or keys/.
-_SCRATCH = f"/tmp/idp-tests-{os.getpid()}"
+_SCRATCH = f"/tmp/idp-tests-{os.getpid()}-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
 os.environ.setdefault("IDP_INSTANCE_DIR", _SCRATCH + "/instance")
 os.environ.setdefault("IDP_KEK_FILE", _SCRATCH + "/kek.key")
 
@@ -41,22 +42,31 @@ def postgres_available() -> bool:
     return _pg_state["ok"]
 
 
-@pytest.fixture(scope="session")
-def pg_database(worker_id="master"):
-    """One throwaway database per xdist worker, created once, dropped at the end."""
+@contextlib.contextmanager
+def throwaway_pg_database(prefix: str = "idp_test"):
+    """A new PostgreSQL database, dropped afterwards; skips (fails under CI) when the server
+    is not reachable."""
     if not postgres_available():
         if os.environ.get("CI") == "true":
             pytest.fail(f"PostgreSQL is required under CI: {_pg_state.get('why')}")
         pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {_pg_state.get('why')}")
-    name = f"idp_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    base, _, _ = PG_URL.rpartition("/")
-    yield f"{base}/{name}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield f"{PG_URL.rpartition('/')[0]}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_database():
+    """One throwaway database per xdist worker, created once, dropped at the end."""
+    with throwaway_pg_database() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -16,6 +16,7 @@ A flow kind subclasses `FlowKind`, names its states, and implements `render` (GE
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from flask import current_app, url_for
@@ -23,6 +24,9 @@ from flask import current_app, url_for
 from .. import session as sso
 from ..crypto import random_token
 from ..db import now
+
+
+FLOW_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class FlowGone(Exception):
@@ -100,7 +104,7 @@ def create(kind: FlowKind, pending_uid: str, client_id: str, data: dict | None =
 
 
 def load(flow_id: str) -> Flow:
-    if not flow_id or len(flow_id) > 64:
+    if not FLOW_ID.fullmatch(flow_id or ""):
         raise FlowGone()
     found = _store().get_rev("flow:" + flow_id)
     if found is None:
