@@ -125,6 +125,10 @@ def validate(s: dict) -> None:
             raise ConfigError(f"{key}: must be positive")
     if s["trusted_proxies"] < 0:
         raise ConfigError("trusted_proxies: must be 0 or more")
+    if s["sms_provider"] not in {"outbox", "http"}:
+        raise ConfigError("sms_provider: must be outbox or http")
+    if s["sms_provider"] == "http" and not s["sms_http_url"].startswith(("http://", "https://")):
+        raise ConfigError("sms_http_url: an http(s) URL is required when sms_provider is http")
     if s["default_locale"] not in {"vi", "en"}:
         raise ConfigError("default_locale: must be vi or en")
     if s["env"] == "production":
@@ -136,6 +140,8 @@ def validate(s: dict) -> None:
             raise ConfigError("production: IDP_SECRET_KEY must be set (at least 32 characters)")
         if not s["kek"]:
             raise ConfigError("production: IDP_KEK must be set (the key-encryption key)")
+        if s["sms_provider"] != "http":
+            raise ConfigError("production: IDP_SMS_PROVIDER must be http (the outbox is a file)")
         if not s["database_url"] or s["database_url"].startswith("sqlite"):
             workers = int(os.environ.get("WEB_CONCURRENCY", "1") or 1)
             if workers > 1:

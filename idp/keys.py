@@ -80,6 +80,17 @@ def _create_file_once(path: Path, content: str) -> None:
         os.unlink(tmp)
 
 
+def seal(kek: bytes, plaintext: bytes, aad: bytes) -> bytes:
+    """AES-256-GCM under the key-encryption key: nonce || ciphertext (other secrets at rest,
+    e.g. TOTP seeds, use the same envelope as the signing keys)."""
+    nonce = os.urandom(12)
+    return nonce + AESGCM(kek).encrypt(nonce, plaintext, aad)
+
+
+def unseal(kek: bytes, sealed: bytes, aad: bytes) -> bytes:
+    return AESGCM(kek).decrypt(sealed[:12], sealed[12:], aad)
+
+
 def _generate(alg: str):
     if alg == "ES256":
         return ec.generate_private_key(ec.SECP256R1())
@@ -106,8 +117,7 @@ def create_key(kek: bytes, alg: str, state: str) -> SigningKey:
     jwk = _public_jwk(private, alg)
     der = private.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
-    nonce = os.urandom(12)
-    enc = nonce + AESGCM(kek).encrypt(nonce, der, jwk["kid"].encode())
+    enc = seal(kek, der, jwk["kid"].encode())
     row = SigningKey(kid=jwk["kid"], alg=alg, state=state,
                      public_jwk=json.dumps(jwk, sort_keys=True), private_enc=enc)
     db.session.add(row)
@@ -222,7 +232,7 @@ class KeyRing:
     def _private(self, kid: str, enc: bytes):
         key = self._private_cache.get(kid)
         if key is None:
-            der = AESGCM(self._kek).decrypt(enc[:12], enc[12:], kid.encode())
+            der = unseal(self._kek, enc, kid.encode())
             private = serialization.load_der_private_key(der, password=None)
             pem = private.private_bytes(serialization.Encoding.PEM,
                                         serialization.PrivateFormat.PKCS8,

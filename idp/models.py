@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import (Float, ForeignKey, Index, Integer, LargeBinary, String, Text,
+from sqlalchemy import (Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text,
                         UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -24,13 +24,66 @@ class Citizen(db.Model):
     email: Mapped[str | None] = mapped_column(String(254))
     password_hash: Mapped[str] = mapped_column(String(200), nullable=False)
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="active")
-    failed_logins: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    throttled_until: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
+    # Consecutive wrong second-factor codes (SMS OTP, TOTP, recovery code) across all flows;
+    # reset by a success. NIST 800-63B-4 §3.2.2: at most 100 before lock-out (otp_account_cap).
+    otp_failures: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    otp_locked_until: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
+    # Set by a password reset proven by SMS alone: the next login must use a second factor
+    # that is not SMS when the account has one (ASVS 5.0 6.4.3).
+    sms_reset_pending: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    password_changed_at: Mapped[float] = mapped_column(Float, nullable=False, default=now)
     created_at: Mapped[float] = mapped_column(Float, nullable=False, default=now)
     updated_at: Mapped[float] = mapped_column(Float, nullable=False, default=now, onupdate=now)
 
     def get_user_id(self):  # Authlib
         return self.id
+
+
+class AuthMethod(db.Model):
+    """A second factor of an account: a phone receiving SMS codes, or an authenticator app.
+    Exactly one phone is the default (also `Citizen.phone`, the contact number)."""
+    __tablename__ = "auth_methods"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"),
+                                            nullable=False, index=True)
+    kind: Mapped[str] = mapped_column(String(10), nullable=False)  # sms | totp
+    phone: Mapped[str | None] = mapped_column(String(16))  # E.164, for sms
+    # TOTP secret, AES-GCM under the key-encryption key (nonce || ciphertext), for totp.
+    secret_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Last accepted TOTP time step: a code is never accepted twice (NIST 800-63B §5.1.4.2).
+    last_step: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    is_default: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    created_at: Mapped[float] = mapped_column(Float, nullable=False, default=now)
+    last_used_at: Mapped[float | None] = mapped_column(Float)
+
+
+class RecoveryCode(db.Model):
+    """One-time recovery codes (NIST look-up secrets): shown once, stored as SHA-256."""
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"),
+                                            nullable=False, index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    created_at: Mapped[float] = mapped_column(Float, nullable=False, default=now)
+    used_at: Mapped[float | None] = mapped_column(Float)
+
+
+class RecoveryRequest(db.Model):
+    """Assisted recovery for a lost phone: recorded online, approved by an operator after
+    identity proofing at a service counter (`idp recovery approve`)."""
+    __tablename__ = "recovery_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"),
+                                            nullable=False, index=True)
+    new_phone: Mapped[str] = mapped_column(String(16), nullable=False)
+    status: Mapped[str] = mapped_column(String(10), nullable=False, default="pending")
+    created_at: Mapped[float] = mapped_column(Float, nullable=False, default=now)
+    decided_at: Mapped[float | None] = mapped_column(Float)
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    note: Mapped[str | None] = mapped_column(Text)
 
 
 class Client(db.Model):

@@ -56,6 +56,11 @@ def decide(params: dict, pending: dict, session, citizen_sub: str | None, client
 
     if pending.get("consent_denied"):
         return Decision("error", error="access_denied", description="The end-user denied access")
+    wanted = required_acr(params, client.default_acr_values)
+    if wanted == "LoA3" and "pki" not in available_flows:
+        # Say so before asking for any credential rather than after a useless login.
+        return Decision("error", error="access_denied",
+                        description="Authentication level LoA3 is not available")
     if "create" in p and not pending.get("register_done") and "register" in available_flows:
         return need("register", "login_required", "Registration requires interaction")
     if session is None:
@@ -68,9 +73,10 @@ def decide(params: dict, pending: dict, session, citizen_sub: str | None, client
             return need("login", "login_required", "The authentication is older than max_age")
         if hint_sub is not None and hint_sub != citizen_sub:
             return need("login", "login_required", "The end-user is not the one hinted")
-    wanted = required_acr(params, client.default_acr_values)
     if LEVELS.get(session.acr, 0) < LEVELS[wanted]:
-        return need("stepup", "interaction_required",
+        # LoA2: the second-factor step; LoA3 needs a PKI authenticator (USB token, SIM PKI,
+        # remote signing), a flow that does not exist yet, so it ends in access_denied.
+        return need("stepup" if wanted == "LoA2" else "pki", "interaction_required",
                     f"Authentication level {wanted} is required")
     if ("consent" in p and not pending.get("consent_done")) or (
             not client.is_first_party and not has_consent and not pending.get("consent_done")):

@@ -25,7 +25,7 @@ class EphemeralStore(Protocol):
     def delete(self, key: str) -> None: ...
     def add(self, key: str, value: dict, ttl: float) -> bool: ...
     def cas(self, key: str, rev: int, value: dict, ttl: float | None = None) -> bool: ...
-    def incr(self, key: str, ttl: float) -> int: ...
+    def incr(self, key: str, ttl: float, amount: int = 1) -> int: ...
     def purge_expired(self) -> int: ...
 
 
@@ -97,13 +97,16 @@ class SqlStore:
                               .values(**values))
         return result.rowcount == 1
 
-    def incr(self, key, ttl):
+    def incr(self, key, ttl, amount=1):
+        """Add `amount` (negative to give back) to a fixed-window counter; returns the new
+        value. The window starts with the first increment and lasts `ttl` seconds."""
         t = now()
-        stmt = self._insert().values(key=key, value="", counter=1, rev=0, expires_at=t + ttl)
+        stmt = self._insert().values(key=key, value="", counter=amount, rev=0,
+                                     expires_at=t + ttl)
         expired = Ephemeral.expires_at <= t
         stmt = stmt.on_conflict_do_update(
             index_elements=[Ephemeral.key],
-            set_={"counter": case((expired, 1), else_=Ephemeral.counter + 1),
+            set_={"counter": case((expired, amount), else_=Ephemeral.counter + amount),
                   "expires_at": case((expired, t + ttl), else_=Ephemeral.expires_at)},
         ).returning(Ephemeral.counter)
         _, rows = self._run(stmt)

@@ -172,5 +172,17 @@ def token_request(client, code: str, verifier: str | None, client_id="portal",
     return client.post("/token", data=data, headers=headers)
 
 
+def outbox(app) -> list[dict]:
+    return app.extensions["idp.sms"].read(limit=1000)
+
+
+def last_code(app, phone: str) -> str:
+    """The 6-digit code of the newest SMS to `phone` (E.164) in the outbox."""
+    for message in reversed(outbox(app)):
+        if message["to"] == phone:
+            return re.search(r"\b(\d{6})\b", message["text"]).group(1)
+    raise AssertionError(f"no SMS to {phone}")
+
+
 def basic(client_id="portal", secret=SECRET) -> dict:
     return {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}

@@ -303,14 +303,16 @@ def test_acr_values_loa1_is_satisfied_by_password(client):
 
 
 def test_acr_above_the_session_level_is_not_faked(client):
-    """Until the OTP step exists, LoA2 cannot be reached: the RP gets an error, never a
-    LoA1 session passed off as LoA2."""
+    """A LoA1 session asked for LoA2 steps up (an interaction, never a silent pass), and LoA3
+    — no PKI authenticator exists yet — ends in an error, never a LoA1 session passed off."""
     login_and_get_code(client, auth_params(challenge=challenge()))
-    params = auth_params(challenge=challenge(), acr_values="LoA2")
-    assert _redirect_error(authorize(client, params), params) == "access_denied"
+    r = authorize(client, auth_params(challenge=challenge(), acr_values="LoA2"))
+    assert r.status_code == 303 and "/flows/" in r.headers["Location"]
     params = auth_params(challenge=challenge(), acr_values="LoA2", prompt="none")
     assert _redirect_error(authorize(client, params), params) == "interaction_required"
-    params = auth_params(client_id="stepup", challenge=challenge())
+    r = authorize(client, auth_params(client_id="stepup", challenge=challenge()))
+    assert r.status_code == 303 and "/flows/" in r.headers["Location"]
+    params = auth_params(challenge=challenge(), acr_values="LoA3")
     assert _redirect_error(authorize(client, params), params) == "access_denied"
 
 

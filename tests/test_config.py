@@ -7,7 +7,8 @@ from idp.config import ConfigError, load_settings
 
 SECURE = {"IDP_ENV": "production", "IDP_ISSUER": "https://xacthuc.daklak.gov.vn",
           "IDP_SECRET_KEY": "s" * 40, "IDP_KEK": "A" * 43,
-          "IDP_DATABASE_URL": "postgresql://idp@db/idp"}
+          "IDP_DATABASE_URL": "postgresql://idp@db/idp", "IDP_SMS_PROVIDER": "http",
+          "IDP_SMS_HTTP_URL": "https://sms.internal/send"}
 
 
 def test_defaults_and_environment_overrides():

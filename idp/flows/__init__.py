@@ -9,8 +9,10 @@ from flask import current_app
 from . import base
 from .consent import ConsentFlow
 from .login import LoginFlow
+from .stepup import StepUpFlow
 
-KINDS: dict[str, base.FlowKind] = {k.name: k for k in (LoginFlow(), ConsentFlow())}
+KINDS: dict[str, base.FlowKind] = {k.name: k for k in (LoginFlow(), StepUpFlow(),
+                                                        ConsentFlow())}
 
 
 def available() -> set[str]:
@@ -18,7 +20,15 @@ def available() -> set[str]:
 
 
 def start(kind: str, pending_uid: str, pending: dict, client, session) -> str:
-    flow = base.create(KINDS[kind], pending_uid, client.client_id)
+    flow_kind = KINDS[kind]
+    flow = base.create(flow_kind, pending_uid, client.client_id,
+                       flow_kind.initial_data(session))
+    begin = getattr(flow_kind, "begin", None)
+    if begin is not None:
+        from ..db import db
+        from ..models import Citizen
+        begin(flow, db.session.get(Citizen, session.citizen_id))
+        base.save(flow)
     return flow.url
 
 

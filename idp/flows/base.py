@@ -81,6 +81,10 @@ class FlowKind:
     name: str = ""
     initial_state: str = ""
 
+    def initial_data(self, session) -> dict:
+        """Flow data at creation, from the browser's SSO session (None when logged out)."""
+        return {}
+
     def render(self, flow: Flow, errors: dict | None = None, values: dict | None = None):
         raise NotImplementedError
 

@@ -19,11 +19,11 @@ from flask import current_app, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
-from .. import audit, captcha, session as sso
+from .. import audit, captcha, factors, policy, session as sso
 from ..crypto import sha256_hex, verify_password
 from ..db import db, now
 from ..models import Citizen
-from . import base
+from . import base, second_factor
 
 ID_NUMBER = re.compile(r"[0-9]{9}|[0-9]{12}")
 FAILURE_WINDOW = 24 * 3600
@@ -48,6 +48,8 @@ class LoginFlow(base.FlowKind):
     initial_state = "credentials"
 
     def render(self, flow, errors=None, values=None):
+        if flow.state in second_factor.STATES:
+            return second_factor.render(flow, errors)
         values = values or {"username": self._hinted_username(flow)}
         s = _settings()
         return render_template(
@@ -64,6 +66,8 @@ class LoginFlow(base.FlowKind):
         return hint if ID_NUMBER.fullmatch(hint) else ""
 
     def handle(self, flow, form):
+        if flow.state in second_factor.STATES:
+            return second_factor.handle(flow, form, {"login_done": True})
         username = (form.get("username") or "").strip()
         password = form.get("password") or ""
         keep = {"username": username[:20]}
@@ -99,9 +103,23 @@ class LoginFlow(base.FlowKind):
                                         "1800 1096 để được hỗ trợ.")}, keep, 403)
         _store().delete(key)
         _store().delete(key + ":lock")
-        sso.start(citizen, "LoA1", ["pwd"])
         audit.record("login.password_ok", citizen_id=citizen.id, client_id=flow.client_id)
+        if self._needs_second_factor(flow, citizen):
+            return base.Goto(second_factor.start(flow, citizen))
+        sso.start(citizen, "LoA1", ["pwd"])
         return base.Finish({"login_done": True})
+
+    @staticmethod
+    def _needs_second_factor(flow, citizen) -> bool:
+        """LoA2 or more requested (acr_values or the client's default_acr_values), or the
+        first login after a password reset proven by SMS alone."""
+        from ..oauth2 import query_client
+        pending = _store().get("pending:" + flow.pending) or {}
+        client = query_client(flow.client_id)
+        wanted = policy.required_acr(pending.get("params") or {},
+                                     client.default_acr_values if client else [])
+        return policy.LEVELS[wanted] >= 2 or (
+            citizen.sms_reset_pending and factors.has_non_sms_factor(citizen))
 
     # --- throttling
     def _wait_seconds(self, key: str) -> int:
