@@ -32,6 +32,26 @@ def start(kind: str, pending_uid: str, pending: dict, client, session) -> str:
     return flow.url
 
 
+def start_internal(kind: str, return_to: str, params: dict | None = None,
+                   data: dict | None = None) -> str:
+    """A flow for the IdP's own pages (the account page's re-authentication, recovery
+    started outside any portal): it is bound to an internal pending record that sends the
+    browser to `return_to` (a path on this site) when the flow finishes. `params` stand in
+    for authorization parameters the flow reads (e.g. {"acr_values": "LoA2"})."""
+    from flask import current_app
+    from .. import session as sso
+    from ..crypto import random_token
+    from ..db import now
+    if not return_to.startswith("/") or return_to.startswith("//"):
+        raise ValueError("return_to must be a path on this site")
+    uid = random_token(24)
+    current_app.extensions["idp.store"].put(
+        "pending:" + uid, {"params": params or {}, "return_to": return_to,
+                           "bid": sso.browser_binding(), "created": now()},
+        current_app.config["IDP"]["flow_ttl"])
+    return base.create(KINDS[kind], uid, "", data).url
+
+
 def init_app(app) -> None:
     from .. import captcha
     from .views import bp

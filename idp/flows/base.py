@@ -73,8 +73,10 @@ class Goto:
 @dataclass
 class Finish:
     """The flow is done; `pending_updates` are merged into the pending authorization (e.g.
-    {"login_done": true}) before it resumes."""
+    {"login_done": true}) before it resumes. `next_flow` = (kind, data) hands the same
+    pending authorization to another flow instead of resuming it (e.g. login -> recover)."""
     pending_updates: dict = field(default_factory=dict)
+    next_flow: tuple[str, dict] | None = None
 
 
 class FlowKind:

@@ -64,5 +64,13 @@ def complete(flow: base.Flow, outcome: base.Finish):
     if pending is None:
         return gone_page()
     pending.update(outcome.pending_updates)
+    if pending.get("return_to"):
+        store.delete(key)  # an internal flow (account page, recovery): back to our own page
+        return redirect(pending["return_to"], 303)
+    if outcome.next_flow:
+        # Another step bound to the same authorization (e.g. "Quên mật khẩu?" from login).
+        store.put(key, pending, current_app.config["IDP"]["flow_ttl"])
+        kind, data = outcome.next_flow
+        return redirect(base.create(KINDS[kind], flow.pending, flow.client_id, data).url, 303)
     store.put(key, pending, current_app.config["IDP"]["flow_ttl"])
     return redirect(url_for("authorize.resume", uid=flow.pending), 303)
