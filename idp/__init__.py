@@ -78,9 +78,14 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(endpoints.bp)
     app.register_blueprint(authorize.bp)
     flows.init_app(app)
+    from . import account
+    account.init_app(app)
     if settings["test_hooks"]:
         from . import testhooks
         app.register_blueprint(testhooks.bp)
+    if settings["sms_provider"] == "outbox" and settings["env"] != "production":
+        from . import devtools
+        app.register_blueprint(devtools.bp)
 
     from .cli import register_flask_commands
     register_flask_commands(app)

@@ -1,11 +1,17 @@
 """Hashing and randomness. Passwords: Argon2id (OWASP parameters, security-requirements §0.12).
 High-entropy secrets (codes, tokens, client secrets, cookies): SHA-256, compared in constant
-time — they cannot be guessed, so a slow hash would only cost CPU on the hot path."""
+time — they cannot be guessed, so a slow hash would only cost CPU on the hot path.
+
+Passwords are NFKC-normalised before hashing and before verifying (NIST 800-63B-4 §3.1.1.2),
+so the same password typed on a keyboard that sends decomposed Vietnamese letters (NFD) or
+full-width characters still matches. ASCII is unchanged by NFKC, so hashes made before this
+rule verify as before."""
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
+import unicodedata
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -18,14 +24,18 @@ _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1, hash
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 
+def normalize_password(password: str) -> str:
+    return unicodedata.normalize("NFKC", password)
+
+
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hasher.hash(normalize_password(password))
 
 
 def verify_password(stored_hash: str | None, password: str) -> bool:
     """Constant-work check: with no stored hash, a dummy hash is verified and False returned."""
     try:
-        ok = _hasher.verify(stored_hash or _DUMMY_HASH, password)
+        ok = _hasher.verify(stored_hash or _DUMMY_HASH, normalize_password(password))
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
     return ok and stored_hash is not None

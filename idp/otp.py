@@ -30,7 +30,8 @@ import secrets
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import update
+from sqlalchemy import case, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from . import audit, sms
 from .audit import mask_phone
@@ -109,15 +110,13 @@ def send(flow_id: str, purpose: str, phone: str, citizen_id: int | None = None) 
         phone = normalize_phone(phone)
     except ValidationError:
         raise OtpRefused("not_mobile") from None
-    previous = challenge(flow_id)
     t = now()
-    if previous is not None:
-        if previous.sends >= MAX_SENDS_PER_FLOW:
-            raise OtpRefused("flow_budget")
-        wait = previous.resend_at(s["resend_cooldown"]) - t
-        if wait > 0:
-            raise OtpRefused("cooldown", int(wait + 0.999))
-    taken = _take_budgets(phone, citizen_id)
+    previous, sends = _reserve(flow_id, purpose, phone, t)
+    try:
+        taken = _take_budgets(phone, citizen_id)
+    except OtpRefused:
+        _release(flow_id, previous)
+        raise
     code = f"{secrets.randbelow(10 ** 6):06d}"
     text = (f"{sms.SERVICE_NAME}: Ma xac thuc {PURPOSES[purpose]} cua ban la {code}. "
             f"Hieu luc {max(1, s['otp_ttl'] // 60)} phut. Khong cung cap ma nay cho bat ky ai.")
@@ -125,10 +124,10 @@ def send(flow_id: str, purpose: str, phone: str, citizen_id: int | None = None) 
         sms.send(phone, text)
     except sms.SmsError as exc:
         _refund(taken)
+        _release(flow_id, previous)
         audit.record("otp.send_failed", citizen_id=citizen_id, phone=mask_phone(phone),
                      purpose=purpose, error=str(exc))
         raise OtpRefused("sms_failed") from None
-    sends = (previous.sends if previous else 0) + 1
     record = {"h": _digest(flow_id, purpose, code), "phone": phone, "purpose": purpose,
               "sends": sends, "last_sent": t, "expires": t + s["otp_ttl"]}
     # The record outlives the code (the flow's send count and cooldown must survive expiry).
@@ -137,6 +136,50 @@ def send(flow_id: str, purpose: str, phone: str, citizen_id: int | None = None) 
     audit.record("otp.sent", citizen_id=citizen_id, phone=mask_phone(phone), purpose=purpose,
                  sends=sends)
     return challenge(flow_id)
+
+
+def _reserve(flow_id: str, purpose: str, phone: str, t: float) -> tuple[dict | None, int]:
+    """Claim this send before calling the gateway, atomically (add for the first code, CAS on
+    the record's revision for a resend): of parallel sends exactly one proceeds, the others
+    see the cooldown. Returns the previous record (to restore on failure) and the new count."""
+    s = _settings()
+    found = _store().get_rev(_key(flow_id))
+    if found is None:
+        claim = {"h": None, "phone": phone, "purpose": purpose, "sends": 1, "last_sent": t,
+                 "expires": t}
+        if not _store().add(_key(flow_id), claim, s["flow_ttl"]):
+            raise OtpRefused("cooldown", s["resend_cooldown"])
+        return None, 1
+    previous, rev = found
+    if previous["sends"] >= MAX_SENDS_PER_FLOW:
+        raise OtpRefused("flow_budget")
+    ch = Challenge(previous["phone"], previous["purpose"], previous["sends"],
+                   previous["last_sent"], previous["expires"])
+    wait = ch.resend_at(s["resend_cooldown"]) - t
+    if wait > 0:
+        raise OtpRefused("cooldown", int(wait + 0.999))
+    sends = previous["sends"] + 1
+    if not _store().cas(_key(flow_id), rev, dict(previous, sends=sends, last_sent=t)):
+        raise OtpRefused("cooldown", s["resend_cooldown"])
+    return previous, sends
+
+
+def _release(flow_id: str, previous: dict | None) -> None:
+    """Our failure costs nothing: put the flow's record back as it was before the claim."""
+    if previous is None:
+        _store().delete(_key(flow_id))
+    else:
+        _store().put(_key(flow_id), previous, _settings()["flow_ttl"])
+
+
+def decoy(flow_id: str, purpose: str, sends: int, last_sent: float) -> None:
+    """Store a challenge that no code matches, in the same shape as a real one, so verify()
+    counts, burns and expires it identically (enumeration-safe flows for unknown accounts)."""
+    s = _settings()
+    _store().put(_key(flow_id), {"h": secrets.token_hex(32), "phone": "", "purpose": purpose,
+                                 "sends": sends, "last_sent": last_sent,
+                                 "expires": last_sent + s["otp_ttl"]}, s["flow_ttl"])
+    _store().delete("otp-tries:" + flow_id)
 
 
 def _take_budgets(phone: str, citizen_id: int | None) -> list[str]:
@@ -176,6 +219,8 @@ def verify(flow_id: str, purpose: str, code: str, citizen: Citizen | None = None
     s = _settings()
     check_not_locked(citizen)
     record = _store().get(_key(flow_id))
+    if record is not None and record.get("burned") and record["purpose"] == purpose:
+        raise OtpRefused("burned")
     if record is None or record["purpose"] != purpose or record["expires"] <= now() \
             or not record.get("h"):
         raise OtpRefused("expired")
@@ -212,7 +257,7 @@ def _consume(flow_id: str, record: dict) -> bool:
 def _burn(flow_id: str) -> None:
     found = _store().get_rev(_key(flow_id))
     if found and found[0].get("h"):
-        _store().cas(_key(flow_id), found[1], dict(found[0], h=None))
+        _store().cas(_key(flow_id), found[1], dict(found[0], h=None, burned=True))
 
 
 def record_failure(citizen: Citizen | None, factor: str, phone: str | None = None) -> int:
@@ -232,12 +277,17 @@ def record_failure(citizen: Citizen | None, factor: str, phone: str | None = Non
     elif failures % s["otp_max_attempts"] == 0:
         wait = min(30 * 2 ** (failures // s["otp_max_attempts"] - 1), HOUR)
     if wait:
-        db.session.execute(update(Citizen).where(Citizen.id == citizen.id)
-                           .values(otp_locked_until=now() + wait))
+        until = now() + wait
+        # Never shorten a lock another request just wrote (e.g. the 24-hour lock-out).
+        db.session.execute(update(Citizen).where(Citizen.id == citizen.id).values(
+            otp_locked_until=case((Citizen.otp_locked_until < until, until),
+                                  else_=Citizen.otp_locked_until)))
     db.session.commit()
-    citizen.otp_failures = failures
+    # Reflect the stored values without marking the object dirty: a later commit must never
+    # write them back over a parallel request's count.
+    set_committed_value(citizen, "otp_failures", failures)
     if wait:
-        citizen.otp_locked_until = now() + wait
+        set_committed_value(citizen, "otp_locked_until", now() + wait)
     audit.record("otp.lockout" if failures >= s["otp_account_cap"] else "second_factor.failure",
                  citizen_id=citizen.id, factor=factor, failures=failures, wait=wait)
     return failures
@@ -247,4 +297,5 @@ def record_success(citizen: Citizen) -> None:
     db.session.execute(update(Citizen).where(Citizen.id == citizen.id)
                        .values(otp_failures=0, otp_locked_until=0.0))
     db.session.commit()
-    citizen.otp_failures, citizen.otp_locked_until = 0, 0.0
+    set_committed_value(citizen, "otp_failures", 0)
+    set_committed_value(citizen, "otp_locked_until", 0.0)

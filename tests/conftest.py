@@ -10,8 +10,10 @@ import pytest
 
 # Per-session scratch folders so tests never touch the developer's instance/ or keys/.
 _SCRATCH = f"/tmp/idp-tests-{os.getpid()}-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
-os.environ.setdefault("IDP_INSTANCE_DIR", _SCRATCH + "/instance")
-os.environ.setdefault("IDP_KEK_FILE", _SCRATCH + "/kek.key")
+# Set, not setdefault: xdist workers inherit the controller's environment, and each worker
+# needs its own instance folder (the SMS outbox lives there).
+os.environ["IDP_INSTANCE_DIR"] = _SCRATCH + "/instance"
+os.environ["IDP_KEK_FILE"] = _SCRATCH + "/kek.key"
 
 from sqlalchemy import create_engine, text  # noqa: E402
 
@@ -109,3 +111,26 @@ def sqlite_app(tmp_path):
     yield app
     with app.app_context():
         db.engine.dispose()
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def live_idp(database_url):
+    """The IdP on a real HTTP server (loopback, random port); yields (issuer, app)."""
+    import threading
+    from werkzeug.serving import make_server
+    port = free_port()
+    issuer = f"http://127.0.0.1:{port}"
+    app = make_app(database_url, issuer=issuer)
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield issuer, app
+    server.shutdown()
+    thread.join(timeout=5)

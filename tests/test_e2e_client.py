@@ -4,39 +4,15 @@ refreshes."""
 from __future__ import annotations
 
 import re
-import socket
-import threading
 from urllib.parse import urljoin
 
-import pytest
 import requests
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.oidc.core import CodeIDToken
 from joserfc import jwt
 from joserfc.jwk import KeySet
-from werkzeug.serving import make_server
 
-from .conftest import make_app
 from .helpers import CITIZEN, PORTAL_CB, SECRET, hidden
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def live_idp(database_url):
-    port = free_port()
-    issuer = f"http://127.0.0.1:{port}"
-    app = make_app(database_url, issuer=issuer)
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield issuer
-    server.shutdown()
-    thread.join(timeout=5)
 
 
 def browser_login(browser: requests.Session, url: str, issuer: str) -> str:
@@ -63,7 +39,7 @@ def browser_login(browser: requests.Session, url: str, issuer: str) -> str:
 
 
 def test_authlib_client_logs_in_with_discovery_pkce_and_verifies_id_token(live_idp):
-    issuer = live_idp
+    issuer, _ = live_idp
     meta = requests.get(issuer + "/.well-known/openid-configuration", timeout=5).json()
     assert meta["issuer"] == issuer
 

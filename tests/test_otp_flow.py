@@ -71,3 +71,13 @@ def test_sms_text_is_vietnamese_with_only_code_and_service(app, client):
     assert "Ma xac thuc" in message["text"] and CITIZEN.id_number not in message["text"]
     assert "0941" not in message["text"] and "Nguyen" not in message["text"]
     json.dumps(message)
+
+
+def test_dev_outbox_page_lists_messages_outside_production(app, client):
+    params = auth_params(challenge=pkce_pair()[1], acr_values="LoA2")
+    page = follow_to_login(client, authorize(client, params))
+    r = login_form_submit(client, page.get_data(as_text=True), CITIZEN.id_number,
+                          CITIZEN.password)
+    client.get(r.headers["Location"])
+    html = client.get("/_dev/sms").get_data(as_text=True)
+    assert last_code(app, CITIZEN.phone) in html

@@ -9,10 +9,11 @@ from flask import current_app
 from . import base
 from .consent import ConsentFlow
 from .login import LoginFlow
+from .recover import RecoverFlow
 from .stepup import StepUpFlow
 
 KINDS: dict[str, base.FlowKind] = {k.name: k for k in (LoginFlow(), StepUpFlow(),
-                                                        ConsentFlow())}
+                                                        ConsentFlow(), RecoverFlow())}
 
 
 def available() -> set[str]:
@@ -33,11 +34,12 @@ def start(kind: str, pending_uid: str, pending: dict, client, session) -> str:
 
 
 def start_internal(kind: str, return_to: str, params: dict | None = None,
-                   data: dict | None = None) -> str:
+                   data: dict | None = None, begin_for=None) -> str:
     """A flow for the IdP's own pages (the account page's re-authentication, recovery
     started outside any portal): it is bound to an internal pending record that sends the
     browser to `return_to` (a path on this site) when the flow finishes. `params` stand in
-    for authorization parameters the flow reads (e.g. {"acr_values": "LoA2"})."""
+    for authorization parameters the flow reads (e.g. {"acr_values": "LoA2"}). `begin_for`
+    (a Citizen) runs the kind's `begin` as `start` does (the step-up flow needs it)."""
     from flask import current_app
     from .. import session as sso
     from ..crypto import random_token
@@ -49,13 +51,20 @@ def start_internal(kind: str, return_to: str, params: dict | None = None,
         "pending:" + uid, {"params": params or {}, "return_to": return_to,
                            "bid": sso.browser_binding(), "created": now()},
         current_app.config["IDP"]["flow_ttl"])
-    return base.create(KINDS[kind], uid, "", data).url
+    flow = base.create(KINDS[kind], uid, "", data)
+    begin = getattr(KINDS[kind], "begin", None)
+    if begin is not None and begin_for is not None:
+        begin(flow, begin_for)
+        base.save(flow)
+    return flow.url
 
 
 def init_app(app) -> None:
     from .. import captcha
+    from ..recovery_views import bp as recovery_bp
     from .views import bp
     app.register_blueprint(bp)
+    app.register_blueprint(recovery_bp)  # forgot password, lost phone
     captcha.init_app(app)
 
 

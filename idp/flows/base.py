@@ -63,6 +63,7 @@ class Stay:
     errors: dict
     values: dict = field(default_factory=dict)
     status: int = 200
+    retry_after: int = 0  # seconds, sent as Retry-After (with a 429)
 
 
 @dataclass

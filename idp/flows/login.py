@@ -43,6 +43,17 @@ def _client_name(flow):
     return client.client_name if client else ""
 
 
+def throttle_key(id_number: str) -> str:
+    return "loginfail:" + sha256_hex(id_number)
+
+
+def clear_throttle(id_number: str) -> None:
+    """Forget the login failures of an ID number ("locked ... until the password is reset")."""
+    key = throttle_key(id_number)
+    _store().delete(key)
+    _store().delete(key + ":lock")
+
+
 class LoginFlow(base.FlowKind):
     name = "login"
     initial_state = "credentials"
@@ -56,7 +67,8 @@ class LoginFlow(base.FlowKind):
             "login.html", action=url_for("flows.submit", flow_id=flow.id),
             captcha_id=captcha.issue(_store(), s["captcha_ttl"]),
             username=values.get("username", ""), errors=errors or {},
-            client_name=_client_name(flow), forgot_url=None, register_url=None,
+            client_name=_client_name(flow),
+            forgot_url=url_for("recovery.from_login", flow_id=flow.id), register_url=None,
             refresh_captcha_url=flow.url)
 
     @staticmethod
@@ -84,10 +96,10 @@ class LoginFlow(base.FlowKind):
         if errors:
             return base.Stay(errors, keep, 400)
 
-        key = "loginfail:" + sha256_hex(username)
+        key = throttle_key(username)
         wait = self._wait_seconds(key)
         if wait:
-            return base.Stay({"form": self._wait_message(wait)}, keep, 429)
+            return base.Stay({"form": self._wait_message(wait)}, keep, 429, retry_after=wait)
 
         citizen = db.session.query(Citizen).filter_by(id_number=username).one_or_none()
         if not verify_password(citizen.password_hash if citizen else None, password):
@@ -101,8 +113,7 @@ class LoginFlow(base.FlowKind):
         if citizen.status != "active":
             return base.Stay({"form": _("Tài khoản đang bị khóa. Vui lòng liên hệ tổng đài "
                                         "1800 1096 để được hỗ trợ.")}, keep, 403)
-        _store().delete(key)
-        _store().delete(key + ":lock")
+        clear_throttle(username)
         audit.record("login.password_ok", citizen_id=citizen.id, client_id=flow.client_id)
         if self._needs_second_factor(flow, citizen):
             return base.Goto(second_factor.start(flow, citizen))

@@ -45,7 +45,11 @@ def refusal_message(exc: otp.OtpRefused) -> str:
         "locked": ngettext("Xác thực tạm thời bị khóa do nhập sai nhiều lần. Vui lòng thử lại "
                            "sau %(num)d phút.",
                            "Xác thực tạm thời bị khóa do nhập sai nhiều lần. Vui lòng thử lại "
-                           "sau %(num)d phút.", minutes),
+                           "sau %(num)d phút.", minutes) if minutes < 60 else
+        ngettext("Xác thực tạm thời bị khóa do nhập sai nhiều lần. Vui lòng thử lại sau "
+                 "%(num)d giờ, hoặc dùng mã khôi phục nếu bạn có.",
+                 "Xác thực tạm thời bị khóa do nhập sai nhiều lần. Vui lòng thử lại sau "
+                 "%(num)d giờ, hoặc dùng mã khôi phục nếu bạn có.", (minutes + 59) // 60),
     }
     return messages.get(exc.reason, messages["sms_failed"])
 
@@ -93,6 +97,7 @@ def render(flow, errors=None, notice=None):
         phone = flow.data["phone"]
         if otp.challenge(flow.id) is None and not errors:
             try:
+                otp.check_not_locked(citizen)  # no SMS for an account that cannot use it
                 otp.send(flow.id, "login", phone, citizen.id)
             except otp.OtpRefused as exc:
                 context["errors"] = {"form": refusal_message(exc)}
@@ -107,7 +112,7 @@ def render(flow, errors=None, notice=None):
 
 def _lost_phone_url(flow):
     endpoint = current_app.view_functions.get("recovery.lost_phone")
-    return url_for("recovery.lost_phone") if endpoint else None
+    return url_for("recovery.lost_phone", flow=flow.id) if endpoint else None
 
 
 def handle(flow, form, finish_updates: dict):
@@ -123,7 +128,8 @@ def handle(flow, form, finish_updates: dict):
             otp.send(flow.id, "login", flow.data["phone"], citizen.id)
         except otp.OtpRefused as exc:
             return base.Stay({"form": refusal_message(exc)}, status=429 if exc.retry_after
-                             else 503 if exc.reason == "sms_failed" else 400)
+                             else 503 if exc.reason == "sms_failed" else 400,
+                             retry_after=exc.retry_after)
         return base.Goto("sms")
     code = (form.get("otp") or form.get("code") or "").strip()
     if not code:
@@ -137,7 +143,8 @@ def handle(flow, form, finish_updates: dict):
             ok = factors.verify_recovery_code(citizen, code)
     except otp.OtpRefused as exc:
         return base.Stay({"form": refusal_message(exc)},
-                         status=429 if exc.reason == "locked" else 400)
+                         status=429 if exc.reason == "locked" else 400,
+                         retry_after=exc.retry_after if exc.reason == "locked" else 0)
     if not ok:
         return base.Stay({"otp": _("Mã xác thực không đúng.")}, status=400)
     return _succeed(flow, citizen, finish_updates)

@@ -27,9 +27,9 @@ def conflict_page():
 def show(flow_id: str):
     try:
         flow = base.load(flow_id)
+        return KINDS[flow.kind].render(flow)
     except base.FlowGone:
         return gone_page()
-    return KINDS[flow.kind].render(flow)
 
 
 @bp.post("/flows/<flow_id>")
@@ -41,10 +41,13 @@ def submit(flow_id: str):
     kind = KINDS[flow.kind]
     try:
         outcome = kind.handle(flow, request.form)
+        if isinstance(outcome, base.Stay):
+            headers = {"Retry-After": str(outcome.retry_after)} if outcome.retry_after else {}
+            return kind.render(flow, outcome.errors, outcome.values), outcome.status, headers
     except base.FlowConflict:
         return conflict_page()
-    if isinstance(outcome, base.Stay):
-        return kind.render(flow, outcome.errors, outcome.values), outcome.status
+    except base.FlowGone:
+        return gone_page()
     if isinstance(outcome, base.Goto):
         flow.state = outcome.state
         try:

@@ -3,8 +3,13 @@
       picture, the audio link and the hidden captcha_id in place; falls back to the plain link.
    2. OTP boxes: a `.otp-boxes` container (initially `hidden`, holding N unnamed inputs, each
       with its own aria-label) in the same form as the real `otp` input (or the field named by
-      data-for). With JS the boxes are shown, the real field's `.field` is hidden, and the
-      boxes keep the real field filled; typing, pasting and SMS autofill all work. */
+      data-for). With JS the boxes are shown under the field's label, the real input is
+      hidden (its error message stays visible and describes the boxes), and the boxes keep
+      the real field filled; typing, pasting and SMS autofill all work.
+   3. Resend cooldown: an element with data-countdown="N" (the "Có thể gửi lại sau N giây."
+      hint) counts down each second; the button it describes (aria-describedby) is marked
+      aria-disabled and does not submit until the count reaches 0, then the hint is hidden.
+      The number in the server's text is replaced, so any language works. */
 (function () {
   "use strict";
 
@@ -84,17 +89,87 @@
     // Keep what the browser may have restored into the real field.
     if (target.value) spread(target.value, 0);
     var field = target.closest(".field");
-    if (!field || field.contains(container)) field = target;
-    field.hidden = true;
+    if (!field || field.contains(container)) field = null;
+    var label = field && field.querySelector("label[for='" + target.id + "']");
+    var error = field && field.querySelector(".field-error");
+    if (label) {
+      // The visible label now names the group of boxes.
+      var text = document.createElement("p");
+      text.className = "otp-label";
+      text.id = target.id + "-boxes-label";
+      text.textContent = label.textContent.replace(/\*\s*$/, "").trim();
+      container.parentNode.insertBefore(text, container);
+      container.removeAttribute("aria-label");
+      container.setAttribute("aria-labelledby", text.id);
+      text.addEventListener("click", function () { boxes[0].focus(); });
+    }
+    if (error) {
+      // Keep the message visible, under the boxes, and tie it to them.
+      if (!error.id) error.id = target.id + "-error";
+      container.setAttribute("aria-describedby", error.id);
+      container.classList.add("otp-boxes--error");
+      boxes.forEach(function (b) { b.setAttribute("aria-invalid", "true"); });
+      Array.prototype.forEach.call(field.children, function (child) {
+        if (child !== error) child.hidden = true;
+      });
+      field.classList.add("field--boxed");
+    } else if (field) {
+      field.hidden = true;
+    }
+    var focusBoxes = target.hasAttribute("autofocus") || document.activeElement === target;
+    target.hidden = true;
     target.removeAttribute("required");
     target.removeAttribute("autocomplete");
+    target.removeAttribute("autofocus");
     container.hidden = false;
+    if (focusBoxes) boxes[0].focus();
     form.addEventListener("submit", sync);
+  }
+
+  function setupCountdown(hint) {
+    var seconds = parseInt(hint.getAttribute("data-countdown"), 10);
+    if (!(seconds > 0)) return;
+    var template = hint.textContent;
+    var shown = String(seconds);
+    var deadline = Date.now() + seconds * 1000;
+    var buttons = hint.id ? Array.prototype.filter.call(
+      document.querySelectorAll("[aria-describedby]"), function (el) {
+        return el.getAttribute("aria-describedby").split(/\s+/).indexOf(hint.id) >= 0;
+      }) : [];
+    if (!buttons.length) {
+      var form = hint.closest("form");
+      var resend = form && form.querySelector("button[value=resend]");
+      if (resend) buttons = [resend];
+    }
+
+    function block(event) {
+      if (event.currentTarget.getAttribute("aria-disabled") === "true") event.preventDefault();
+    }
+    buttons.forEach(function (b) {
+      b.setAttribute("aria-disabled", "true");
+      b.addEventListener("click", block);
+    });
+
+    var timer = null;
+    function tick() {
+      var left = Math.max(0, Math.ceil((deadline - Date.now()) / 1000));
+      if (left > 0) {
+        var now = String(left);
+        hint.textContent = template.replace(shown, now);
+        return;
+      }
+      if (timer !== null) window.clearInterval(timer);
+      hint.hidden = true;
+      buttons.forEach(function (b) { b.removeAttribute("aria-disabled"); });
+    }
+    timer = window.setInterval(tick, 1000);
+    tick();
   }
 
   function init() {
     document.querySelectorAll("[data-captcha-refresh]").forEach(setupCaptcha);
     document.querySelectorAll(".otp-boxes").forEach(setupOtp);
+    document.querySelectorAll("[data-countdown]").forEach(setupCountdown);
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);

@@ -1,0 +1,255 @@
+"""Forgot password ("Quên mật khẩu?"): ID number + image captcha → a code to the account's
+registered phone → a new password.
+
+    stateDiagram-v2
+      [*] --> identify
+      identify --> code: captcha solved (code sent if the account exists, pretended if not)
+      code --> code: resend (cooldown doubling, ≤ 5 per flow, ≤ 5 per ID number an hour)
+      code --> password: the right code
+      password --> done: policy met → password set, sessions and tokens revoked, SMS notice
+      done --> [*]: "Đăng nhập" → the authorization resumes (login with the new password)
+
+Started from the login page (recovery_views.from_login hands the same pending authorization
+over) or on its own at /recover (an internal pending record; it ends on /recover/done).
+
+Enumeration (security-requirements §6.3, ASVS 5.0 6.3.8): an ID number with an account and one
+without get the same pages, statuses and limits at every step.
+- The code page never shows a masked phone. A mask gives 7 of the phone's 10 digits to anyone
+  who knows an ID number (ID numbers are printed on many documents), and a mask invented for
+  a number without an account would be told apart by anyone who knows the real phone. The
+  citizen knows their own phone; the page says "if this number has an account, a code was
+  sent to the phone registered with it".
+- The limits the page can show (cooldown, sends per flow, sends per ID number an hour) are
+  counted here from the flow and the ID-number *string*. otp.send's own refusals (per-phone,
+  per-account, per-IP and global budgets, the gateway failing) cannot happen without an
+  account, so they are audited and not shown; the cooldown runs anyway. The price: during a
+  gateway outage the citizen sees "no SMS arrived, resend later" instead of "try again now".
+- Without an account a decoy challenge is stored that no code matches, so otp.verify counts
+  tries, burns and expires it exactly as a real one.
+- Wrong codes are counted per ID-number string with otp.py's back-off (a wait from every
+  otp_max_attempts-th failure, doubling, at most 1 h; 24 h at otp_account_cap), not on the
+  account's second-factor counter: the same for everyone, and a stranger who knows an ID
+  number cannot lock its owner's SMS login by guessing reset codes.
+- Timing: without an account the same number of counter and audit writes is done as
+  otp.send does. Medians of the identify POST, 80 each, account vs none: SQLite 7.5 / 6.4 ms,
+  PostgreSQL 16.8 / 14.7 ms (without this padding: 7.8 / 4.4 ms on SQLite) — under the 5 ms
+  of security-requirements §6.6, not under its 5 %. Left: the SMS itself is sent inside the
+  request, so with the http gateway the response time tells (network latency); an outbox
+  queue with a worker removes that (DESIGN.md §8.5).
+
+MFA (ASVS 5.0 6.4.3): see recovery.reset_password — the next login asks for a factor that is
+not SMS when the account has one.
+"""
+from __future__ import annotations
+
+
+from flask import current_app, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
+
+from .. import audit, captcha, factors, otp, passwords, recovery
+from ..crypto import sha256_hex
+from ..db import db, now
+from ..models import Citizen
+from . import base, second_factor
+from .login import ID_NUMBER
+
+HOUR = 3600
+DAY = 24 * HOUR
+
+
+def _settings():
+    return current_app.config["IDP"]
+
+
+def _store():
+    return current_app.extensions["idp.store"]
+
+
+def _internal(flow) -> bool:
+    return flow.client_id == ""  # started by flows.start_internal (/recover)
+
+
+def _citizen(flow) -> Citizen | None:
+    cid = flow.data.get("cid")
+    citizen = db.session.get(Citizen, cid) if cid is not None else None
+    return citizen if citizen is not None and citizen.status == "active" else None
+
+
+class RecoverFlow(base.FlowKind):
+    name = "recover"
+    initial_state = "identify"
+
+    # ----------------------------------------------------------------------- pages
+    def render(self, flow, errors=None, values=None):
+        errors, values = errors or {}, values or {}
+        context = {"action": url_for("flows.submit", flow_id=flow.id), "errors": errors}
+        if flow.state == "identify":
+            return render_template(
+                "recover_identify.html", id_number=values.get("id_number", ""),
+                captcha_id=captcha.issue(_store(), _settings()["captcha_ttl"]),
+                refresh_captcha_url=flow.url, **context)
+        if flow.state == "code":
+            return render_template(
+                "recover_code.html", resend_in=self._resend_in(flow),
+                resent=flow.data.get("sends", 0) > 1,
+                lost_phone_url=url_for("recovery.lost_phone"), **context)
+        if flow.state == "password":
+            return render_template("recover_password.html", hint=passwords.HINT,
+                                   strength=values.get("strength"), **context)
+        return render_template("recover_done.html", **context)
+
+    def handle(self, flow, form):
+        steps = {"identify": self._identify, "code": self._code,
+                 "password": self._password, "done": self._done}
+        return steps[flow.state](flow, form)
+
+    # ----------------------------------------------------------------------- identify
+    def _identify(self, flow, form):
+        id_number = (form.get("id_number") or "").strip()
+        keep = {"id_number": id_number[:20]}
+        if not captcha.verify(_store(), form.get("captcha_id") or "", form.get("captcha") or ""):
+            return base.Stay({"captcha": _("Mã xác thực không đúng hoặc đã hết hạn. Vui lòng "
+                                           "nhập mã mới.")}, keep, 400)
+        if not ID_NUMBER.fullmatch(id_number):
+            return base.Stay({"id_number": _("Vui lòng nhập số CMND (9 chữ số) hoặc CCCD (12 "
+                                             "chữ số).")}, keep, 400)
+        citizen = db.session.query(Citizen).filter_by(id_number=id_number,
+                                                      status="active").one_or_none()
+        flow.data.update(cid=citizen.id if citizen else None, idh=sha256_hex(id_number),
+                         sends=0)
+        refused = self._send(flow, citizen)
+        if refused:
+            return base.Stay({"form": refused}, keep, 429)
+        audit.record("recover.started", citizen_id=citizen.id if citizen else None,
+                     client_id=flow.client_id or None,
+                     id_number=audit.mask_id_number(id_number))
+        return base.Goto("code")
+
+    # ----------------------------------------------------------------------- sending
+    def _resend_in(self, flow) -> int:
+        sends = flow.data.get("sends", 0)
+        if not sends:
+            return 0
+        at = flow.data["last"] + _settings()["resend_cooldown"] * 2 ** (sends - 1)
+        return max(0, int(at - now() + 0.999))
+
+    def _send(self, flow, citizen: Citizen | None) -> str | None:
+        """One send (or pretended send); returns the refusal message, or None. Only limits
+        that are the same with and without an account are shown (module docstring)."""
+        s = _settings()
+        if flow.data["sends"] >= otp.MAX_SENDS_PER_FLOW:
+            return _("Bạn đã yêu cầu gửi lại mã quá nhiều lần. Vui lòng bắt đầu lại từ đầu.")
+        wait = self._resend_in(flow)
+        if wait:
+            return ngettext("Vui lòng chờ %(num)d giây trước khi gửi lại mã.",
+                            "Vui lòng chờ %(num)d giây trước khi gửi lại mã.", wait)
+        key = "reset-sends:" + flow.data["idh"]
+        if _store().incr(key, HOUR) > s["sms_budget_per_phone"]:
+            _store().incr(key, HOUR, -1)
+            return _("Đã gửi quá nhiều mã trong thời gian ngắn. Vui lòng thử lại sau.")
+        flow.data["sends"] += 1
+        flow.data["last"] = now()
+        # Claim the send (compare-and-set) before texting: of parallel resends one sends, the
+        # others lose the flow's revision (otp.send alone checks, then sends, then records).
+        base.save(flow)
+        if citizen is None:
+            self._pretend_send(flow)
+            return None
+        try:
+            otp.send(flow.id, "reset", factors.phones(citizen)[0], citizen.id)
+        except otp.OtpRefused as exc:
+            audit.record("recover.code_not_sent", citizen_id=citizen.id, reason=exc.reason)
+            self._decoy(flow)  # the same as without an account: no code works now
+        return None
+
+    def _pretend_send(self, flow) -> None:
+        """The work otp.send does for a real code (four budget counters, an audit row), so the
+        answer takes about as long without an account; then the decoy challenge."""
+        for budget in ("phone", "account", "ip", "global"):
+            _store().incr(f"reset-decoy:{flow.data['idh']}:{budget}", HOUR)
+        audit.record("recover.code_pretended", purpose="reset", sends=flow.data["sends"])
+        self._decoy(flow)
+
+    def _decoy(self, flow) -> None:
+        """A challenge no code matches, in the record otp.send stores (otp.py: `otp:<flow>`,
+        per-code tries `otp-tries:<flow>`), so otp.verify treats it like a real one."""
+        otp.decoy(flow.id, "reset", flow.data["sends"], flow.data["last"])
+
+    # ----------------------------------------------------------------------- code
+    def _code(self, flow, form):
+        citizen = _citizen(flow)
+        if form.get("action") == "resend":
+            refused = self._send(flow, citizen)
+            if refused:
+                return base.Stay({"form": refused}, status=429)
+            return base.Goto("code")
+        wait = self._locked_for(flow)
+        if wait:
+            return base.Stay({"form": _locked_message(wait)}, status=429)
+        code = (form.get("otp") or "").strip()
+        if not code:
+            return base.Stay({"otp": _("Vui lòng nhập mã xác thực.")}, status=400)
+        try:
+            ok = otp.verify(flow.id, "reset", code)
+        except otp.OtpRefused as exc:
+            return base.Stay({"form": second_factor.refusal_message(exc)}, status=400)
+        if not ok:
+            self._count_failure(flow, citizen)
+            return base.Stay({"otp": _("Mã xác thực không đúng.")}, status=400)
+        _store().delete("reset-fail:" + flow.data["idh"])
+        flow.data["verified"] = True
+        audit.record("recover.code_ok", citizen_id=citizen.id if citizen else None)
+        return base.Goto("password")
+
+    def _locked_for(self, flow) -> int:
+        lock = _store().get("reset-fail:" + flow.data["idh"] + ":lock")
+        remaining = lock["until"] - now() if lock else 0
+        return int(remaining + 0.999) if remaining > 0 else 0
+
+    def _count_failure(self, flow, citizen: Citizen | None) -> None:
+        """otp.record_failure's schedule, per ID-number string (module docstring)."""
+        s = _settings()
+        key = "reset-fail:" + flow.data["idh"]
+        failures = _store().incr(key, DAY)
+        wait = 0
+        if failures >= s["otp_account_cap"]:
+            wait = DAY
+        elif failures % s["otp_max_attempts"] == 0:
+            wait = min(30 * 2 ** (failures // s["otp_max_attempts"] - 1), HOUR)
+        if wait:
+            _store().put(key + ":lock", {"until": now() + wait}, wait)
+        audit.record("recover.code_failure", citizen_id=citizen.id if citizen else None,
+                     failures=failures, wait=wait)
+
+    # ----------------------------------------------------------------------- password
+    def _password(self, flow, form):
+        citizen = _citizen(flow)
+        if citizen is None or not flow.data.get("verified"):  # disabled meanwhile
+            return base.Stay({"form": _("Không thể đặt lại mật khẩu cho tài khoản này. Vui "
+                                        "lòng liên hệ tổng đài 1800 1096.")}, status=403)
+        password = form.get("password") or ""
+        errors = passwords.check(password, form.get("password_confirm") or "",
+                                 passwords.context_for(citizen))
+        if errors:
+            strength = None
+            if "password" not in errors:
+                strength = passwords.strength_label(password)
+            return base.Stay(errors, {"strength": strength}, 400)
+        # Claim the step first (compare-and-set): a double submit changes the password once.
+        flow.state = "done"
+        base.save(flow)
+        recovery.reset_password(citizen, password, flow.client_id or None)
+        if _internal(flow):
+            return base.Finish()  # to /recover/done
+        return base.Goto("done")
+
+    def _done(self, flow, form):
+        return base.Finish()
+
+
+def _locked_message(seconds: int) -> str:
+    minutes = max(1, (seconds + 59) // 60)
+    return ngettext("Bạn đã nhập sai mã quá nhiều lần. Vui lòng thử lại sau %(num)d phút.",
+                    "Bạn đã nhập sai mã quá nhiều lần. Vui lòng thử lại sau %(num)d phút.",
+                    minutes)
