@@ -532,6 +532,24 @@ def users_import(file: str):
     click.echo(f"citizens: {added} imported")
 
 
+@users.command("unlock", help="Lift a second-factor lock-out (after checking the citizen's "
+                               "identity), and forget the login failures of the ID number.")
+@click.argument("id_number")
+@operator_command()
+def users_unlock(id_number: str):
+    from .flows.login import clear_throttle
+    from .models import Citizen
+    citizen = db.session.scalars(select(Citizen).where(Citizen.id_number == id_number)).first()
+    if citizen is None:
+        raise CliError(f"no citizen with ID number {id_number[:3]}…")
+    db.session.execute(update(Citizen).where(Citizen.id == citizen.id)
+                       .values(otp_failures=0, otp_locked_until=0.0))
+    clear_throttle(id_number)
+    _audit("citizen.unlocked", citizen_id=citizen.id)
+    db.session.commit()
+    click.echo(f"citizen {citizen.id}: unlocked")
+
+
 @main.group(help="Lost-phone recovery requests (approve after identity proofing at a "
                   "service counter).")
 def recovery():

@@ -504,3 +504,15 @@ def test_console_script_errors_without_traceback(cli):
                           text=True, timeout=120)
     assert proc.returncode == 1
     assert proc.stderr.startswith(f"error: {bad}:1: invalid JSON")
+
+
+def test_users_unlock_lifts_a_second_factor_lock_out(cli):
+    cli("init", "--demo")
+    cli.sql("UPDATE citizens SET otp_failures = 20, otp_locked_until = 9e9 "
+            "WHERE id_number = '066085004217'")
+    out = cli("users", "unlock", "066085004217").stdout
+    assert "unlocked" in out
+    assert cli.sql("SELECT otp_failures, otp_locked_until FROM citizens "
+                   "WHERE id_number = '066085004217'") == [(0, 0.0)]
+    assert cli.sql("SELECT count(*) FROM audit_events WHERE event = 'citizen.unlocked'") == [(1,)]
+    assert cli.fail("users", "unlock", "066099999999").startswith("error: no citizen")
