@@ -67,8 +67,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     from .store import SqlStore
     app.extensions["idp.store"] = SqlStore()
 
-    from . import sms
+    from . import kyc, sms
     sms.init_app(app)
+    kyc.init_app(app)
 
     from . import maintenance, oauth2
     oauth2.init_app(app)

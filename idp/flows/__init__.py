@@ -10,10 +10,12 @@ from . import base
 from .consent import ConsentFlow
 from .login import LoginFlow
 from .recover import RecoverFlow
+from .register import RegisterFlow
 from .stepup import StepUpFlow
 
 KINDS: dict[str, base.FlowKind] = {k.name: k for k in (LoginFlow(), StepUpFlow(),
-                                                        ConsentFlow(), RecoverFlow())}
+                                                        ConsentFlow(), RecoverFlow(),
+                                                        RegisterFlow())}
 
 
 def available() -> set[str]:
@@ -62,9 +64,11 @@ def start_internal(kind: str, return_to: str, params: dict | None = None,
 def init_app(app) -> None:
     from .. import captcha
     from ..recovery_views import bp as recovery_bp
+    from ..register_views import bp as register_bp
     from .views import bp
     app.register_blueprint(bp)
     app.register_blueprint(recovery_bp)  # forgot password, lost phone
+    app.register_blueprint(register_bp)  # "Chưa có tài khoản? Đăng ký"
     captcha.init_app(app)
 
 

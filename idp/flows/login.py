@@ -68,7 +68,8 @@ class LoginFlow(base.FlowKind):
             captcha_id=captcha.issue(_store(), s["captcha_ttl"]),
             username=values.get("username", ""), errors=errors or {},
             client_name=_client_name(flow),
-            forgot_url=url_for("recovery.from_login", flow_id=flow.id), register_url=None,
+            forgot_url=url_for("recovery.from_login", flow_id=flow.id),
+            register_url=url_for("register.from_login", flow_id=flow.id),
             refresh_captcha_url=flow.url)
 
     @staticmethod

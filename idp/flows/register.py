@@ -1,0 +1,459 @@
+"""Citizen registration by mobile subscription (seed §1, issue 5), as an authorization step:
+started from the login page ("Chưa có tài khoản? Đăng ký", register_views.from_login) or by an
+RP with `prompt=create` (policy.decide); when it finishes the citizen is logged in at LoA2 and
+the pending authorization resumes, so the RP gets its code.
+
+    stateDiagram-v2
+      [*] --> choose
+      choose --> form: Công dân + Thuê bao di động (other methods: "not available yet")
+      form --> code: captcha, every field valid, consent → OTP sent to the phone
+      code --> code: resend (otp.py cooldown, ≤ 5 codes per flow)
+      code --> password: possession (OTP) → ownership (carrier KYC) → no account yet
+      code --> unavailable: KYC port down (retry without a new code)
+      code --> mismatch: KYC says the subscription is not in this ID number's name
+      code --> exists: this ID number (or this phone) already has an account
+      mismatch --> form: correct the data (a new captcha and a new code)
+      password --> [*]: account created atomically, logged in LoA2, authorization resumes
+
+Possession and ownership are separate steps with their own audit events:
+`register.possession_ok` (the OTP to the entered phone was typed back) and
+`register.ownership_ok` / `register.ownership_mismatch` (kyc.match: the carrier has this
+subscription registered to this ID number, and to this name and birth date when it knows
+them — see idp/kyc.py for the comparison).
+
+Enumeration (issue 5 item 5, security-requirements §6.3). Until the OTP has proven possession
+of the phone, every well-formed submission gets the same answer: "a code was sent to <the phone
+you typed>"; nothing about accounts or the carrier's records is looked up before that, so
+neither the answer, nor its status, nor its timing depends on them. The refusals the form can
+give before the code (captcha, field rules, cooldown, per-phone/per-IP/global SMS budgets, the
+SMS gateway failing) depend only on what the caller typed and on the phone, never on an
+account. Only after possession:
+  1. the carrier KYC check. A mismatch is reported ("this subscription is not registered in
+     the name of this ID number / these details") — the caller holds this phone, so they
+     learn only about their own subscription, something the carrier would tell them too, and
+     each further try costs a new captcha and a new SMS code (≤ 5 codes per flow, per-phone
+     budget an hour);
+  2. only when the subscription is registered to the ID number entered: whether that ID number
+     already has an account. If it has, the page says so and offers "Quên mật khẩu" (seed §1),
+     and an alert SMS goes to the phone registered on the existing account ("someone tried to
+     register with your ID number; call 1800 1096 if it was not you"). So an existing account
+     is revealed only to the holder of a phone the carrier registered to that ID number — the
+     citizen themselves (or someone holding their phone, who could reset the password
+     anyway).
+A phone already used by another account is told the same way, after possession and
+ownership (the carrier registered it to this ID number, so the number was probably recycled).
+
+Atomicity (item 7): nothing is written to the database before the password step; then the
+Citizen and its default SMS AuthMethod (and the audit row) are inserted in one transaction.
+The unique index on citizens.id_number decides between parallel registrations of one ID
+number (IntegrityError → the "already has an account" page). The same phone for two accounts
+is prevented by a short per-phone lock in the ephemeral store plus a check inside the
+transaction — not by a database constraint (citizens.phone is not unique in the schema);
+with the registry KYC a phone maps to one ID number, so parallel registrations of one phone
+are also registrations of one ID number and the unique index settles them. The SMS and KYC
+ports failing leave the flow where it was (nothing created) with a clean message. An
+abandoned flow leaves only its ephemeral record, which expires after flow_ttl.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from flask import current_app, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from .. import audit, captcha, kyc, otp, passwords, session as sso, sms
+from ..crypto import hash_password, sha256_hex
+from ..db import db, now
+from ..models import AuthMethod, Citizen
+from ..validation import (ValidationError, check_cccd_consistency, normalize_email,
+                          normalize_name, normalize_phone, parse_birth_date, parse_gender,
+                          parse_id_number)
+from . import base, second_factor
+
+DAY = 24 * 3600
+FORM_FIELDS = ("full_name", "id_number", "birth_date", "gender", "phone", "email")
+ALERT_SMS = (f"{sms.SERVICE_NAME}: Co nguoi vua dang ky tai khoan moi bang so CCCD/CMND cua "
+             "ban. Tai khoan cua ban khong thay doi. Neu khong phai ban, goi 1800 1096.")
+
+
+# --------------------------------------------------------------------------- methods
+
+@dataclass(frozen=True)
+class AccountType:
+    key: str
+    label: str
+    available: bool = False
+
+
+@dataclass(frozen=True)
+class VerificationMethod:
+    """One way of proving identity at registration. `first_state` is the flow state the
+    method starts in; a method that is not `available` is shown as such and cannot be
+    chosen. Later issues register theirs with `register_method` (same key replaces)."""
+    key: str
+    label: str
+    level: str  # IAL2 | IAL3
+    available: bool = False
+    first_state: str | None = None
+    account_types: tuple[str, ...] = ("citizen",)
+    note: str | None = None
+
+
+ACCOUNT_TYPES: dict[str, AccountType] = {a.key: a for a in (
+    AccountType("citizen", _l("Công dân"), True),
+    AccountType("business", _l("Doanh nghiệp")),
+    AccountType("agency", _l("Cơ quan nhà nước")),
+)}
+
+METHODS: dict[str, VerificationMethod] = {}
+
+
+def register_method(method: VerificationMethod) -> None:
+    METHODS[method.key] = method
+
+
+for _m in (
+    VerificationMethod("mobile", _l("Thuê bao di động"), "IAL2", True, "form"),
+    VerificationMethod("vssid", _l("Bảo hiểm xã hội"), "IAL2"),
+    VerificationMethod("bca", _l("Bộ Công An"), "IAL2"),
+    VerificationMethod("vnpost", _l("Bưu điện Việt Nam"), "IAL2",
+                       note=_l("Tài khoản cung cấp từ “Bưu điện Việt Nam” không dành cho "
+                               "CBCCVC cơ quan nhà nước.")),
+    VerificationMethod("usb_token", _l("USB ký số"), "IAL3"),
+    VerificationMethod("sim_pki", _l("SIM ký số"), "IAL3"),
+    VerificationMethod("smartca", _l("VNPT SmartCA"), "IAL3"),
+):
+    register_method(_m)
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _settings():
+    return current_app.config["IDP"]
+
+
+def _store():
+    return current_app.extensions["idp.store"]
+
+
+def _phone_fail_key(phone: str) -> str:
+    return "otp-fail-phone:" + sha256_hex(phone or "-")  # otp.record_failure(None, ...)
+
+
+def _national(phone: str) -> str:
+    return "0" + phone[3:] if phone.startswith("+84") else phone
+
+
+def validate_form(form) -> tuple[dict, dict]:
+    """(normalised person, field errors). Each field is checked on its own so that every
+    invalid field gets its own message; the CCCD consistency check runs when the ID number,
+    birth date and gender are each valid."""
+    person, errors = {}, {}
+
+    def run(field, fn, *args):
+        try:
+            person[field] = fn(*args)
+        except ValidationError as exc:
+            errors[field] = exc.message
+
+    run("full_name", normalize_name, form.get("full_name") or "")
+    run("id_number", parse_id_number, form.get("id_number") or "")
+    if not (form.get("birth_date") or "").strip():
+        errors["birth_date"] = _("Vui lòng nhập ngày sinh.")
+    else:
+        run("birth_date", parse_birth_date, form.get("birth_date") or "")
+    if not form.get("gender"):
+        errors["gender"] = _("Vui lòng chọn giới tính.")
+    else:
+        run("gender", parse_gender, form.get("gender"))
+    if {"id_number", "birth_date", "gender"} <= set(person):
+        try:
+            check_cccd_consistency(person["id_number"], person["birth_date"], person["gender"])
+        except ValidationError as exc:
+            errors["id_number"] = exc.message
+    run("phone", normalize_phone, form.get("phone") or "")
+    run("email", normalize_email, form.get("email") or "")
+    if form.get("consent") not in ("yes", "on", "1", "true"):
+        errors["consent"] = _("Bạn cần đồng ý cho phép xử lý dữ liệu cá nhân để đăng ký tài "
+                              "khoản.")
+    if "birth_date" in person:
+        person["birth_date"] = person["birth_date"].isoformat()
+    return person, errors
+
+
+class RegisterFlow(base.FlowKind):
+    name = "register"
+    initial_state = "choose"
+
+    # ----------------------------------------------------------------------- pages
+    def render(self, flow, errors=None, values=None):
+        errors, values = errors or {}, values or {}
+        context = {"action": url_for("flows.submit", flow_id=flow.id), "errors": errors}
+        state = flow.state
+        if state == "choose":
+            return render_template(
+                "register_choose.html", account_types=list(ACCOUNT_TYPES.values()),
+                methods=list(METHODS.values()),
+                account_type=values.get("account_type") or flow.data.get("account_type",
+                                                                          "citizen"),
+                method=values.get("method") or flow.data.get("method", "mobile"), **context)
+        if state == "form":
+            shown = dict(flow.data.get("typed") or {}, **values)
+            return render_template(
+                "register_form.html", values=shown, account_type=flow.data.get("account_type"),
+                method=flow.data.get("method"),
+                captcha_id=captcha.issue(_store(), _settings()["captcha_ttl"]),
+                refresh_captcha_url=flow.url, **context)
+        if state == "code":
+            phone = flow.data["person"]["phone"]
+            return render_template(
+                "register_code.html", phone=_national(phone),
+                resend_in=otp.seconds_until_resend(flow.id),
+                resent=(otp.challenge(flow.id).sends if otp.challenge(flow.id) else 0) > 1,
+                **context)
+        if state == "password":
+            return render_template("register_password.html", hint=passwords.HINT,
+                                   strength=values.get("strength"), **context)
+        return render_template("register_result.html", state=state,
+                               reason=flow.data.get("reason"), **context)
+
+    def handle(self, flow, form):
+        steps = {"choose": self._choose, "form": self._form, "code": self._code,
+                 "unavailable": self._unavailable, "mismatch": self._mismatch,
+                 "exists": self._exists, "password": self._password,
+                 "creating": self._creating}
+        return steps[flow.state](flow, form)
+
+    # ----------------------------------------------------------------------- choose
+    def _choose(self, flow, form):
+        account_type = form.get("account_type") or ""
+        key = form.get("method") or ""
+        keep = {"account_type": account_type[:20], "method": key[:20]}
+        errors = {}
+        atype = ACCOUNT_TYPES.get(account_type)
+        method = METHODS.get(key)
+        if atype is None:
+            errors["account_type"] = _("Vui lòng chọn loại tài khoản.")
+        elif not atype.available:
+            errors["account_type"] = _("Đăng ký tài khoản %(type)s chưa được hỗ trợ trên hệ "
+                                       "thống này.", type=atype.label)
+        if method is None:
+            errors["method"] = _("Vui lòng chọn phương thức đăng ký.")
+        elif not method.available or account_type not in method.account_types:
+            errors["method"] = _("Phương thức “%(method)s” chưa được hỗ trợ. Hiện chỉ đăng "
+                                 "ký được bằng “Thuê bao di động”.", method=method.label)
+        if errors:
+            return base.Stay(errors, keep, 400)
+        flow.data.update(account_type=account_type, method=key)
+        return base.Goto(method.first_state)
+
+    # ----------------------------------------------------------------------- form
+    def _form(self, flow, form):
+        if form.get("action") == "back":
+            return base.Goto("choose")
+        typed = {f: (form.get(f) or "").strip()[:200] for f in FORM_FIELDS}
+        typed["consent"] = form.get("consent") in ("yes", "on", "1", "true")
+        # Captcha first, and consumed whatever follows: one solved captcha, one submission.
+        if not captcha.verify(_store(), form.get("captcha_id") or "", form.get("captcha") or ""):
+            return base.Stay({"captcha": _("Mã xác thực không đúng hoặc đã hết hạn. Vui lòng "
+                                           "nhập mã mới.")}, typed, 400)
+        person, errors = validate_form(form)
+        if errors:
+            return base.Stay(errors, typed, 400)
+        flow.data.update(person=person, typed=typed, possession=False, ownership=False,
+                         reason=None)
+        try:
+            otp.send(flow.id, "register", person["phone"])
+        except otp.OtpRefused as exc:
+            audit.record("register.code_not_sent", client_id=flow.client_id or None,
+                         phone=audit.mask_phone(person["phone"]), reason=exc.reason)
+            return base.Stay({"form": second_factor.refusal_message(exc)}, typed,
+                             503 if exc.reason == "sms_failed" else 429,
+                             retry_after=exc.retry_after)
+        audit.record("register.started", client_id=flow.client_id or None,
+                     phone=audit.mask_phone(person["phone"]),
+                     id_number=audit.mask_id_number(person["id_number"]))
+        return base.Goto("code")
+
+    # ----------------------------------------------------------------------- code
+    def _code(self, flow, form):
+        person = flow.data["person"]
+        if form.get("action") == "edit":
+            return base.Goto("form")
+        if form.get("action") == "resend":
+            try:
+                otp.send(flow.id, "register", person["phone"])
+            except otp.OtpRefused as exc:
+                return base.Stay({"form": second_factor.refusal_message(exc)},
+                                 status=503 if exc.reason == "sms_failed" else 429,
+                                 retry_after=exc.retry_after)
+            return base.Goto("code")
+        failures = _store().incr(_phone_fail_key(person["phone"]), DAY, 0)
+        if failures >= _settings()["otp_account_cap"]:
+            return base.Stay({"form": second_factor.refusal_message(
+                otp.OtpRefused("locked", DAY))}, status=429)
+        code = (form.get("otp") or "").strip()
+        if not code:
+            return base.Stay({"otp": _("Vui lòng nhập mã xác thực.")}, status=400)
+        try:
+            ok = otp.verify(flow.id, "register", code)
+        except otp.OtpRefused as exc:
+            return base.Stay({"form": second_factor.refusal_message(exc)}, status=400)
+        if not ok:
+            return base.Stay({"otp": _("Mã xác thực không đúng.")}, status=400)
+        _store().delete(_phone_fail_key(person["phone"]))
+        flow.data["possession"] = True
+        audit.record("register.possession_ok", client_id=flow.client_id or None,
+                     phone=audit.mask_phone(person["phone"]))
+        return self._after_possession(flow)
+
+    def _after_possession(self, flow):
+        """Ownership (carrier KYC), then the existing-account check (module docstring)."""
+        person = flow.data["person"]
+        try:
+            matched = kyc.match(person["phone"], person["id_number"], person["full_name"],
+                                person["birth_date"])
+        except kyc.KycError as exc:
+            audit.record("register.kyc_unavailable", client_id=flow.client_id or None,
+                         error=str(exc))
+            return base.Goto("unavailable")
+        if not matched:
+            audit.record("register.ownership_mismatch", client_id=flow.client_id or None,
+                         phone=audit.mask_phone(person["phone"]),
+                         id_number=audit.mask_id_number(person["id_number"]))
+            return base.Goto("mismatch")
+        flow.data["ownership"] = True
+        audit.record("register.ownership_ok", client_id=flow.client_id or None,
+                     phone=audit.mask_phone(person["phone"]),
+                     id_number=audit.mask_id_number(person["id_number"]))
+        reason = self._existing(person)
+        if reason:
+            return self._to_exists(flow, reason)
+        return base.Goto("password")
+
+    @staticmethod
+    def _existing(person) -> str | None:
+        if db.session.scalar(select(Citizen.id).where(
+                Citizen.id_number == person["id_number"])) is not None:
+            return "id_number"
+        if _phone_in_use(person["phone"]):
+            return "phone"
+        return None
+
+    def _to_exists(self, flow, reason: str):
+        flow.data["reason"] = reason
+        person = flow.data["person"]
+        if reason == "id_number" and not flow.data.get("alerted"):
+            flow.data["alerted"] = True
+            owner = db.session.scalar(select(Citizen).where(
+                Citizen.id_number == person["id_number"]))
+            if owner is not None:
+                from ..factors import phones
+                try:
+                    sms.send(phones(owner)[0], ALERT_SMS)
+                except sms.SmsError as exc:
+                    audit.record("register.alert_not_sent", citizen_id=owner.id,
+                                 error=str(exc))
+        audit.record("register.exists", client_id=flow.client_id or None, reason=reason,
+                     id_number=audit.mask_id_number(person["id_number"]))
+        return base.Goto("exists")
+
+    # ----------------------------------------------------------------------- outcomes
+    def _unavailable(self, flow, form):
+        if not flow.data.get("possession"):
+            return base.Goto("form")
+        return self._after_possession(flow)  # "Thử lại": no new code needed
+
+    def _mismatch(self, flow, form):
+        return base.Goto("form")  # "Sửa thông tin": a new captcha and a new code
+
+    def _exists(self, flow, form):
+        if form.get("action") == "forgot":
+            return base.Finish({"register_done": True}, next_flow=("recover", {}))
+        return base.Finish({"register_done": True})  # "Đăng nhập"
+
+    def _creating(self, flow, form):
+        return base.Stay({"form": _("Yêu cầu đăng ký đang được xử lý. Vui lòng tải lại trang "
+                                    "sau giây lát.")}, status=409)
+
+    # ----------------------------------------------------------------------- password
+    def _password(self, flow, form):
+        person = flow.data.get("person") or {}
+        if not (flow.data.get("possession") and flow.data.get("ownership")):
+            return base.Stay({"form": _("Phiên đăng ký không hợp lệ. Vui lòng bắt đầu lại.")},
+                             status=403)
+        password = form.get("password") or ""
+        context = passwords.Context(person["id_number"], (person["phone"],),
+                                    person["birth_date"], person["full_name"])
+        errors = passwords.check(password, form.get("password_confirm") or "", context)
+        if errors:
+            strength = None
+            if "password" not in errors:
+                strength = passwords.strength_label(password)
+            return base.Stay(errors, {"strength": strength}, 400)
+        password_hash = hash_password(password)
+        # Claim the step (compare-and-set): a double submit creates at most one account.
+        flow.state = "creating"
+        base.save(flow)
+        outcome = _create(flow, person, password_hash)
+        if isinstance(outcome, Citizen):
+            sso.start(outcome, "LoA2", ["pwd", "sms", "mfa"])
+            return base.Finish({"login_done": True, "register_done": True})
+        if outcome in ("id_number", "phone"):
+            return self._to_exists(flow, outcome)
+        flow.state = "password"  # nothing was created: the citizen may try again
+        base.save(flow)
+        if outcome == "busy":
+            return base.Stay({"form": _("Số điện thoại này đang được dùng cho một đăng ký "
+                                        "khác. Vui lòng thử lại sau ít phút.")}, status=409)
+        return base.Stay({"form": _("Không tạo được tài khoản lúc này do lỗi hệ thống. Chưa "
+                                    "có gì được lưu; vui lòng thử lại sau ít phút.")},
+                         status=503)
+
+
+def _phone_in_use(phone: str) -> bool:
+    return db.session.scalar(
+        select(Citizen.id).outerjoin(AuthMethod, AuthMethod.citizen_id == Citizen.id)
+        .where(Citizen.status != "deleted",
+               or_(Citizen.phone == phone, AuthMethod.phone == phone)).limit(1)) is not None
+
+
+def _create(flow, person: dict, password_hash: str):
+    """One transaction: the Citizen, its default SMS method, the audit row. Returns the
+    Citizen, or why not: "id_number" / "phone" (already used), "busy", "error"."""
+    lock = "register-phone:" + sha256_hex(person["phone"])
+    if not _store().add(lock, {"flow": flow.id}, 30):
+        return "busy"
+    try:
+        if _phone_in_use(person["phone"]):
+            return "phone"
+        citizen = Citizen(sub=str(uuid.uuid4()), id_number=person["id_number"],
+                          full_name=person["full_name"], birth_date=person["birth_date"],
+                          gender=person["gender"], phone=person["phone"],
+                          email=person.get("email"), password_hash=password_hash)
+        db.session.add(citizen)
+        db.session.flush()
+        db.session.add(AuthMethod(citizen_id=citizen.id, kind="sms", phone=person["phone"],
+                                  is_default=True, created_at=now()))
+        audit.record("register.created", citizen_id=citizen.id,
+                     client_id=flow.client_id or None, commit=False,
+                     method=flow.data.get("method"), ial="IAL2",
+                     phone=audit.mask_phone(person["phone"]))
+        db.session.commit()
+        return citizen
+    except IntegrityError:
+        db.session.rollback()
+        return "id_number"
+    except SQLAlchemyError as exc:
+        db.session.rollback()
+        current_app.logger.warning("registration failed: %s", exc.__class__.__name__)
+        return "error"
+    finally:
+        try:
+            _store().delete(lock)
+        except SQLAlchemyError:
+            pass
