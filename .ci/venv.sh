@@ -30,3 +30,22 @@ ensure_venv() {
         touch "$stamp"
     fi
 }
+
+# Browser tests (tests/browser) drive Debian's Chromium, never a downloaded one. When it is
+# missing and we are root, install it (bounded, quiet); otherwise those tests skip with a
+# message (and fail under CI=true, see tests/browser/conftest.py).
+ensure_chromium() {
+    local chromium="${IDP_TEST_CHROMIUM:-/usr/bin/chromium}"
+    [ -x "$chromium" ] && return 0
+    if [ "$chromium" = /usr/bin/chromium ] && [ "$(id -u)" -eq 0 ] \
+            && command -v apt-get >/dev/null 2>&1; then
+        echo "installing Chromium for the browser tests (apt-get install chromium) ..." >&2
+        if ! timeout 900 sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+                apt-get install -y -qq chromium' >.venv/apt-chromium.log 2>&1; then
+            echo "warning: installing Chromium failed (log: .venv/apt-chromium.log)" >&2
+        fi
+    fi
+    [ -x "$chromium" ] || echo "warning: $chromium not found: browser tests will be skipped" \
+        "(they fail under CI=true)" >&2
+    return 0
+}

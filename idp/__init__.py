@@ -79,6 +79,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(endpoints.bp)
     app.register_blueprint(authorize.bp)
     flows.init_app(app)
+    from . import logout
+    logout.init_app(app)
     from . import account
     account.init_app(app)
     if settings["test_hooks"]:

@@ -47,6 +47,9 @@ def discovery_document(issuer: str) -> dict:
         "ui_locales_supported": ["vi", "en"],
         "claims_locales_supported": ["vi"],
         "authorization_response_iss_parameter_supported": True,
+        "end_session_endpoint": issuer + "/logout",
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
     }
 
 

@@ -56,8 +56,12 @@ def notify(phones, text: str, citizen_id: int | None, event: str) -> None:
 
 def revoke_all(citizen_id: int) -> dict:
     """Sign the account out everywhere: SSO sessions, access and refresh tokens, and codes
-    not redeemed yet (they expire now). Not committed."""
+    not redeemed yet (they expire now), and a back-channel logout to every portal that got
+    tokens from one of the sessions (idp/logout.py). Not committed."""
+    from . import logout
     t = now()
+    sids = list(db.session.scalars(select(SsoSession.sid).where(
+        SsoSession.citizen_id == citizen_id, SsoSession.revoked_at.is_(None))))
     sessions = db.session.execute(update(SsoSession).where(
         SsoSession.citizen_id == citizen_id, SsoSession.revoked_at.is_(None))
         .values(revoked_at=t)).rowcount
@@ -67,7 +71,9 @@ def revoke_all(citizen_id: int) -> dict:
     db.session.execute(update(AuthorizationCode).where(
         AuthorizationCode.citizen_id == citizen_id, AuthorizationCode.consumed_at.is_(None),
         AuthorizationCode.expires_at > t).values(expires_at=t))
-    return {"sessions": sessions, "tokens": tokens}
+    notified = logout.end_sessions(sids, "revoke_all", revoke_tokens=False,
+                                   commit=False)["notified"]
+    return {"sessions": sessions, "tokens": tokens, "backchannel": notified}
 
 
 def _clear_login_throttle(id_number: str) -> None:

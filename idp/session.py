@@ -63,13 +63,23 @@ def current() -> SsoSession | None:
 
 
 def start(citizen: Citizen, acr: str, amr: list[str]) -> SsoSession:
-    """Log the browser in: revoke its previous session, issue a new cookie and sid."""
+    """Log the browser in with a new cookie (session rotation). The same citizen
+    re-authenticating or stepping up keeps the session's `sid` — the portals that received
+    tokens under it stay attached to it for logout — with the new level, methods and
+    auth_time; another citizen on this browser gets a new session and the old one ends."""
     old = current()
     t = now()
-    if old is not None:
-        old.revoked_at = t
     value = random_token(32)
     s = current_app.config["IDP"]
+    if old is not None and old.citizen_id == citizen.id:
+        old.cookie_hash, old.auth_time, old.acr = sha256_hex(value), int(t), acr
+        old.amr_json, old.last_seen_at, old.expires_at = json.dumps(amr), t, t + s["session_ttl"]
+        db.session.commit()
+        g.sso, g.sso_cookie = old, value
+        session.pop("csrf_token", None)
+        return old
+    if old is not None:
+        old.revoked_at = t
     row = SsoSession(sid=random_token(18), cookie_hash=sha256_hex(value),
                      citizen_id=citizen.id, auth_time=int(t), acr=acr,
                      amr_json=json.dumps(amr), created_at=t, last_seen_at=t,

@@ -10,9 +10,10 @@
 
 How "full" is proven: the account page starts the login flow with `return_to` =
 /account/reauth/<nonce>, the nonce recorded server-side with the browser binding and the
-session that was current then. The browser learns that URL only from the redirect that ends
-a finished login flow, so presenting it (once) with a new session in the same browser proves
-the login ran; the session's sid is then marked fresh for FRESH_AUTH_SECONDS.
+cookie of the session that was current then. The browser learns that URL only from the
+redirect that ends a finished login flow, and every login rotates the session cookie (keeping
+the sid, see session.start), so presenting it (once) in the same browser with a rotated
+cookie proves the login ran; the sid is then marked fresh for FRESH_AUTH_SECONDS.
 """
 from __future__ import annotations
 
@@ -64,7 +65,7 @@ def login_redirect(next_path: str, citizen: Citizen | None = None):
     current_session = sso.current()
     _store().put("acct-reauth:" + nonce,
                  {"bid": sso.browser_binding(), "next": next_path,
-                  "sid_before": current_session.sid if current_session else None},
+                  "cookie_before": current_session.cookie_hash if current_session else None},
                  current_app.config["IDP"]["flow_ttl"])
     params = {"acr_values": "LoA2"}
     if citizen is not None:
@@ -124,7 +125,8 @@ def reauthenticated(nonce: str):
     record = _store().take("acct-reauth:" + nonce) if NONCE.fullmatch(nonce) else None
     session = sso.current()
     if (record is not None and record.get("bid") == sso.browser_binding()
-            and session is not None and session.sid != record.get("sid_before")
+            and session is not None and session.cookie_hash != record.get("cookie_before")
+            and now() - session.auth_time <= FRESH_AUTH_SECONDS
             and LEVELS.get(session.acr, 0) >= 2):
         _store().put("acct-fresh:" + session.sid, {"auth_time": session.auth_time},
                      FRESH_AUTH_SECONDS)

@@ -16,7 +16,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_babel import gettext as _
 from sqlalchemy import select, update
 
-from .. import audit, factors, passwords
+from .. import audit, factors, logout, passwords
 from ..audit import mask_id_number, mask_phone
 from ..crypto import hash_password, verify_password
 from ..db import db, now
@@ -77,15 +77,21 @@ def revoke_other_sessions(account) -> int:
     """Revoke the account's other sessions and every token not issued from this one."""
     t = now()
     citizen_id, sid = account.citizen.id, account.session.sid
+    sids = list(db.session.scalars(select(SsoSession.sid).where(
+        SsoSession.citizen_id == citizen_id, SsoSession.sid != sid,
+        SsoSession.revoked_at.is_(None))))
     count = db.session.execute(update(SsoSession).where(
         SsoSession.citizen_id == citizen_id, SsoSession.sid != sid,
         SsoSession.revoked_at.is_(None)).values(revoked_at=t)).rowcount
     tokens = db.session.execute(update(Token).where(
         Token.citizen_id == citizen_id, Token.sid != sid, Token.revoked_at.is_(None))
         .values(revoked_at=t)).rowcount
+    # The portals those sessions logged in to are told too (back-channel logout).
+    notified = logout.end_sessions(sids, "sign_out_others", revoke_tokens=False,
+                                   commit=False)["notified"]
     db.session.commit()
     audit.record("account.sessions_revoked", citizen_id=citizen_id, sessions=count,
-                 tokens=tokens)
+                 tokens=tokens, backchannel=notified)
     return count
 
 

@@ -1,0 +1,41 @@
+"""Portal configuration from the environment (WSGI entry points)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def from_env(prefix: str, defaults: dict) -> dict:
+    """PORTAL_ISSUER (shared), PORTAL_<PREFIX>_{CLIENT_ID,CLIENT_SECRET,BASE_URL,SECRET_KEY,
+    INSTANCE_DIR}; the defaults are the demo registration from idp/data/demo_clients.json."""
+    env = os.environ.get
+    cfg = dict(defaults)
+    cfg["issuer"] = env("PORTAL_ISSUER", "http://127.0.0.1:5000")
+    for key in ("client_id", "client_secret", "base_url", "secret_key", "instance_dir"):
+        value = env(f"PORTAL_{prefix}_{key.upper()}")
+        if value:
+            cfg[key] = value
+    cfg.setdefault("instance_dir", str(Path(env("PORTAL_INSTANCE_DIR", "instance/portals"))
+                                       / cfg["name"]))
+    return cfg
+
+
+def entry_points(prefix: str, defaults: dict):
+    """`create_app(**overrides)` and a module `__getattr__` that builds `<module>:app` from the
+    environment on first use (importing a portal module for its THEME has no side effect)."""
+    from .app import create_portal
+    built = {}
+
+    def create_app(**overrides):
+        cfg = from_env(prefix, defaults)
+        cfg.update(overrides)
+        return create_portal(cfg)
+
+    def module_getattr(name):
+        if name == "app":
+            if "app" not in built:
+                built["app"] = create_app()
+            return built["app"]
+        raise AttributeError(name)
+
+    return create_app, module_getattr

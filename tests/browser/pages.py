@@ -1,0 +1,144 @@
+"""Helpers for the browser tests: drive the real hosted pages (forms, captcha through the test
+hook, SMS code typed into the six OTP boxes), save screenshots at desktop and phone width,
+check the phone width and run axe-core."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = Path(os.environ.get("IDP_TEST_SCREENSHOTS", ROOT / "test-artifacts" / "screenshots"))
+# Every axe finding (minor and moderate too), one JSON file per page: for review, not asserted.
+AXE_REPORTS = SCREENSHOTS.parent / "axe"
+AXE_JS = Path(__file__).parent / "vendor" / "axe.min.js"
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+BLOCKING = ("serious", "critical")
+
+
+class AccessibilityViolation(AssertionError):
+    """axe-core found a serious or critical violation."""
+
+
+class Audit:
+    """Collects axe findings over a test's pages; `assert_clean()` at the end of the test
+    raises AccessibilityViolation (so a known finding can be xfail(raises=...) without hiding
+    any other failure of the same test)."""
+
+    def __init__(self):
+        self.findings: list[str] = []
+
+    def add(self, name: str, violations: list[dict]) -> None:
+        for v in violations:
+            if v.get("impact") not in BLOCKING:
+                continue
+            targets = "; ".join(" ".join(n["target"]) if isinstance(n["target"], list)
+                                else str(n["target"]) for n in v["nodes"][:5])
+            self.findings.append(f"{name}: [{v['impact']}] {v['id']} ({v['help']}) at {targets}")
+
+    def assert_clean(self) -> None:
+        if self.findings:
+            unique = list(dict.fromkeys(self.findings))
+            raise AccessibilityViolation("axe-core violations:\n" + "\n".join(unique))
+
+
+def axe(page) -> list[dict]:
+    """Run axe-core (WCAG 2.x A/AA and best practices) on the page; its violations."""
+    if not page.evaluate("() => !!window.axe"):
+        # Evaluated through the DevTools protocol, which the page's CSP (script-src 'self')
+        # does not govern; the page itself keeps its real CSP.
+        page.evaluate(AXE_JS.read_text(encoding="utf-8") + "\n;void 0")
+    result = page.evaluate("""async () => {
+        const r = await axe.run(document, {resultTypes: ['violations'],
+            runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa',
+                                            'wcag22aa', 'best-practice']}});
+        return JSON.stringify(r.violations.map(v => ({id: v.id, impact: v.impact,
+            help: v.help, nodes: v.nodes.map(n => ({target: n.target, html: n.html}))})));
+    }""")
+    return json.loads(result)
+
+
+def check(page, name: str, audit: Audit) -> None:
+    """Screenshots `<name>-desktop.png` and `<name>-phone.png`, axe at both widths, and no
+    horizontal scrolling at 390 px."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.wait_for_load_state("load")
+    page.set_viewport_size(DESKTOP)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}-desktop.png"), full_page=True)
+    desktop = axe(page)
+    audit.add(f"{name} (desktop)", desktop)
+    page.set_viewport_size(PHONE)
+    # Layout settles synchronously on resize; wait one frame for good measure.
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => r()))")
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    page.screenshot(path=str(SCREENSHOTS / f"{name}-phone.png"), full_page=True)
+    phone = axe(page)
+    audit.add(f"{name} (phone)", phone)
+    AXE_REPORTS.mkdir(parents=True, exist_ok=True)
+    (AXE_REPORTS / f"{name}.json").write_text(json.dumps(
+        {"url": page.url, "desktop": desktop, "phone": phone}, ensure_ascii=False, indent=1),
+        encoding="utf-8")
+    page.set_viewport_size(DESKTOP)
+    assert width <= PHONE["width"], f"{name}: horizontal scroll at 390 px (scrollWidth {width})"
+
+
+# -- the citizen's actions -------------------------------------------------------------------
+
+def sms_count(app, phone: str) -> int:
+    return sum(1 for m in app.extensions["idp.sms"].read(limit=10 ** 6) if m["to"] == phone)
+
+
+def wait_for_code(app, phone: str, already: int, timeout: float = 20.0) -> str:
+    """The 6-digit code of the first SMS to `phone` (E.164) after the first `already`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        messages = [m for m in app.extensions["idp.sms"].read(limit=10 ** 6) if m["to"] == phone]
+        if len(messages) > already:
+            return re.search(r"\b([0-9]{6})\b", messages[already]["text"]).group(1)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no new SMS to {phone} (had {already})")
+        time.sleep(0.1)  # polling an outbox file, not waiting for the page
+
+
+def answer_captcha(page, issuer: str) -> None:
+    captcha_id = page.locator("input[name=captcha_id]").input_value()
+    r = page.context.request.get(f"{issuer}/_test/captcha/{captcha_id}")
+    assert r.ok, f"captcha hook: {r.status}"
+    page.fill("#captcha", r.text())
+
+
+def submit(page, button) -> None:
+    """Click a submit button and wait for the page it leads to."""
+    with page.expect_navigation(wait_until="load"):
+        button.click()
+
+
+def fill_login(page, issuer: str, username: str, password: str) -> None:
+    page.fill("#username", username)
+    page.fill("#password", password)
+    answer_captcha(page, issuer)
+
+
+def login(page, issuer: str, username: str, password: str) -> None:
+    """On the login page: fill the form and submit it."""
+    fill_login(page, issuer, username, password)
+    submit(page, page.get_by_test_id("login-submit"))
+
+
+def type_otp(page, code: str) -> None:
+    """Type the code into the six boxes (idp.js) the way a citizen does: focus the first box
+    and type; the script moves the focus and fills the real `otp` field."""
+    boxes = page.locator(".otp-boxes input")
+    boxes.first.wait_for(state="visible")
+    assert boxes.count() == 6
+    boxes.first.click()
+    page.keyboard.type(code)
+    assert page.locator("input[name=otp]").input_value() == code
+
+
+def verify_otp(page, code: str) -> None:
+    type_otp(page, code)
+    submit(page, page.locator("button[name=action][value=verify]"))

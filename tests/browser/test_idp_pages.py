@@ -1,0 +1,161 @@
+"""Every hosted IdP page in a real browser (issue 6 item 5): the citizen's path through the
+page, a screenshot at 1280x800 and at 390x844, no horizontal scroll at phone width, and no
+serious or critical axe-core violation.
+
+A page with a real violation that the implementation has not fixed yet is marked on its test
+with `@pytest.mark.xfail(strict=True, raises=AccessibilityViolation, reason="file: element:
+rule")` (from .pages): the axe check runs last (`audit.assert_clean()`), so any other failure
+of the test still fails it, and the fix turns the xfail into an error to remove."""
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from ..helpers import CITIZEN, CITIZEN2, auth_params, pkce_pair, query
+from .pages import (Audit, answer_captcha, check, login, sms_count, submit,
+                    verify_otp, wait_for_code)
+
+
+def authorize_url(issuer: str, rp: str, client_id: str = "bt-portal", **params) -> str:
+    _, challenge = pkce_pair()
+    path = "/spa/callback" if client_id == "bt-spa" else "/portal/callback"
+    return f"{issuer}/authorize?" + urlencode(auth_params(
+        client_id=client_id, redirect_uri=rp + path, challenge=challenge, **params))
+
+
+def test_login_and_otp_pages_then_back_at_the_portal(idp, rp_server, page):
+    issuer, app = idp
+    audit = Audit()
+    page.goto(authorize_url(issuer, rp_server, acr_values="LoA2"))
+    page.get_by_role("heading", name="Đăng nhập").wait_for()
+    check(page, "login", audit)
+
+    already = sms_count(app, CITIZEN.phone)
+    login(page, issuer, CITIZEN.id_number, CITIZEN.password)
+    page.get_by_role("heading", name="Xác thực mã OTP").wait_for()
+    check(page, "otp", audit)
+
+    verify_otp(page, wait_for_code(app, CITIZEN.phone, already))
+    page.wait_for_url(rp_server + "/portal/callback?**")
+    assert "code" in query(page.url)
+    audit.assert_clean()
+
+
+def test_consent_page_for_a_third_party_client(idp, rp_server, page):
+    issuer, app = idp
+    audit = Audit()
+    page.goto(authorize_url(issuer, rp_server, client_id="bt-spa",
+                            scope="openid profile phone"))
+    login(page, issuer, CITIZEN.id_number, CITIZEN.password)
+    allow = page.locator("button[name=action][value=allow]")
+    allow.wait_for()
+    assert page.get_by_text("Ứng dụng tra cứu hồ sơ (bên thứ ba)").count() >= 1
+    check(page, "consent", audit)
+    submit(page, allow)
+    page.wait_for_url(rp_server + "/spa/callback?**")
+    assert "code" in query(page.url)
+    audit.assert_clean()
+
+
+LAN = {"id_number": "066188207519", "full_name": "Vũ Thị Lan", "birth_date": "1988-02-14",
+       "gender": "female", "phone": "0917408253", "e164": "+84917408253"}
+LAN_PASSWORD = "suoi-da-ray-chieu-mua-ha-2026"
+
+
+def test_registration_pages_end_to_end(idp, rp_server, page):
+    """prompt=create: choose "Công dân" + "Thuê bao di động", the form, the SMS code to the
+    typed phone, the carrier check (demo registry), a password; back at the portal."""
+    issuer, app = idp
+    audit = Audit()
+    page.goto(authorize_url(issuer, rp_server, prompt="create"))
+    page.get_by_test_id("register-choose").wait_for()
+    check(page, "register-choose", audit)
+    page.check("input[name=account_type][value=citizen]")
+    page.check("input[name=method][value=mobile]")
+    submit(page, page.get_by_test_id("register-choose"))
+
+    page.locator("#full_name").wait_for()
+    check(page, "register-form", audit)
+    page.fill("#full_name", LAN["full_name"])
+    page.fill("#id_number", LAN["id_number"])
+    page.fill("#birth_date", LAN["birth_date"])
+    page.check(f"input[name=gender][value={LAN['gender']}]")
+    page.fill("#phone", LAN["phone"])
+    answer_captcha(page, issuer)
+    page.check("#consent")
+    already = sms_count(app, LAN["e164"])
+    submit(page, page.locator("button[name=action][value=register]"))
+
+    page.get_by_role("heading", name="Xác nhận số điện thoại").wait_for()
+    check(page, "register-code", audit)
+    verify_otp(page, wait_for_code(app, LAN["e164"], already))
+
+    page.locator("#password_confirm").wait_for()
+    check(page, "register-password", audit)
+    page.fill("#password", LAN_PASSWORD)
+    page.fill("#password_confirm", LAN_PASSWORD)
+    submit(page, page.locator("button[name=action][value=save]"))
+    page.wait_for_url(rp_server + "/portal/callback?**")
+    assert "code" in query(page.url)
+    audit.assert_clean()
+
+
+def test_forgot_password_pages(idp, rp_server, page):
+    """From the login page: "Quên mật khẩu?" → ID number + captcha → SMS code → new
+    password → done → the login page again, where the new password works."""
+    issuer, app = idp
+    audit = Audit()
+    new_password = "mang-den-tay-nguyen-mua-xuan-88"
+    page.goto(authorize_url(issuer, rp_server))
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_role("link", name="Quên mật khẩu?").click()
+    page.locator("#id_number").wait_for()
+    check(page, "recover-identify", audit)
+    page.fill("#id_number", CITIZEN2.id_number)
+    answer_captcha(page, issuer)
+    already = sms_count(app, CITIZEN2.phone)
+    submit(page, page.locator("button[name=action][value=send]"))
+
+    page.locator(".otp-boxes input").first.wait_for()
+    check(page, "recover-code", audit)
+    verify_otp(page, wait_for_code(app, CITIZEN2.phone, already))
+
+    page.locator("#password_confirm").wait_for()
+    check(page, "recover-password", audit)
+    page.fill("#password", new_password)
+    page.fill("#password_confirm", new_password)
+    submit(page, page.locator("button[name=action][value=save]"))
+
+    page.get_by_test_id("recover-continue").wait_for()
+    check(page, "recover-done", audit)
+    submit(page, page.get_by_test_id("recover-continue"))
+    page.get_by_test_id("login-submit").wait_for()
+    login(page, issuer, CITIZEN2.id_number, new_password)
+    page.wait_for_url(rp_server + "/portal/callback?**")
+    audit.assert_clean()
+
+
+def test_account_page(idp, page):
+    """/account needs LoA2: the login and OTP pages, then the account overview."""
+    issuer, app = idp
+    audit = Audit()
+    page.goto(issuer + "/account/")
+    already = sms_count(app, CITIZEN.phone)
+    login(page, issuer, CITIZEN.id_number, CITIZEN.password)
+    verify_otp(page, wait_for_code(app, CITIZEN.phone, already))
+    page.wait_for_url(issuer + "/account/**")
+    page.locator("h1").first.wait_for()
+    check(page, "account", audit)
+    audit.assert_clean()
+
+
+def test_error_page(idp, page):
+    """An authorization request from an unknown client cannot be sent back: the IdP's own
+    error page."""
+    issuer, _ = idp
+    audit = Audit()
+    response = page.goto(f"{issuer}/authorize?response_type=code&client_id=unknown-client"
+                         "&redirect_uri=http://127.0.0.1:9/cb&scope=openid")
+    assert response.status == 400
+    page.locator("h1").first.wait_for()
+    check(page, "error", audit)
+    audit.assert_clean()

@@ -1,0 +1,151 @@
+"""The two portals (portals/: provincial Đắk Lắk and national, each an OIDC relying party on
+its own port) in a real browser against the IdP: portal → login → back; step-up to LoA2 with
+the SMS code for "Nộp hồ sơ"; single sign-on at the second portal without a password;
+logout at one portal ends the session at the IdP and, by back-channel logout, at the other.
+Screenshots of the portal pages too, with the same axe and phone-width checks."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from ..conftest import free_port
+from ..helpers import CITIZEN, SECRET
+from .pages import Audit, check, login, sms_count, submit, verify_otp, wait_for_code
+
+create_portal = pytest.importorskip("portals.app").create_portal
+
+
+@pytest.fixture
+def portals(idp, tmp_path):
+    """{"daklak": base_url, "quocgia": base_url}: both portals on random ports, registered
+    at the IdP as first-party clients with their callback, post-logout and back-channel
+    logout URIs."""
+    from werkzeug.serving import make_server
+
+    from idp.crypto import hash_secret
+    from idp.db import db
+    from idp.models import Client
+    from portals import daklak, quocgia
+
+    issuer, app = idp
+    servers, urls = [], {}
+    for module in (daklak, quocgia):
+        name = module.DEFAULTS["name"]
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        client_id = f"bt-{name}"
+        with app.app_context():
+            client = Client(client_id=client_id, client_secret_hash=hash_secret(SECRET))
+            client.set_metadata({
+                "client_name": {"daklak": "Cổng dịch vụ công tỉnh Đắk Lắk",
+                                "quocgia": "Cổng Dịch vụ công Quốc gia"}[name],
+                "redirect_uris": [base + "/auth/callback"],
+                "post_logout_redirect_uris": [base + "/"],
+                "backchannel_logout_uri": base + "/auth/backchannel-logout",
+                "backchannel_logout_session_required": True,
+                "scope": "openid profile phone email offline_access dvcqg",
+                "token_endpoint_auth_method": "client_secret_basic",
+                "id_token_signed_response_alg": "RS256" if name == "quocgia" else "ES256"})
+            db.session.add(client)
+            db.session.commit()
+        config = dict(module.DEFAULTS, issuer=issuer, client_id=client_id,
+                      client_secret=SECRET, base_url=base,
+                      instance_dir=str(tmp_path / f"portal-{name}"), secret_key="p" * 40)
+        server = make_server("127.0.0.1", port, create_portal(config), threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        servers.append((server, thread))
+        urls[name] = base
+    yield urls
+    for server, thread in servers:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+def logged_in(page) -> bool:
+    return page.get_by_test_id("logout").count() > 0
+
+
+def wait_logged_out(page, url: str, timeout: float = 30.0) -> None:
+    """Reload `url` until the portal shows "Đăng nhập" again (back-channel logout is
+    delivered in the background by the IdP)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        page.goto(url)
+        if page.get_by_test_id("login").count():
+            return
+        assert time.monotonic() < deadline, f"still logged in at {url}"
+        page.wait_for_timeout(250)
+
+
+def test_portal_login_stepup_sso_and_logout(idp, portals, page):
+    issuer, app = idp
+    daklak, quocgia = portals["daklak"], portals["quocgia"]
+    audit = Audit()
+    idp_pages: list[str] = []
+    page.on("framenavigated",
+            lambda frame: frame == page.main_frame and frame.url.startswith(issuer + "/flows/")
+            and idp_pages.append(frame.url))
+
+    # 1. The provincial portal: "Đăng nhập" → the login-method chooser → the IdP → back.
+    page.goto(daklak + "/")
+    page.get_by_test_id("login").wait_for()
+    check(page, "portal-daklak-home", audit)
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_test_id("login").click()
+    page.get_by_test_id("login-dvcqg").wait_for()
+    check(page, "portal-daklak-login-methods", audit)
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_test_id("login-dvcqg").click()
+    page.get_by_test_id("login-submit").wait_for()
+    assert page.url.startswith(issuer)
+    login(page, issuer, CITIZEN.id_number, CITIZEN.password)
+    page.wait_for_url(daklak + "/**")
+    page.get_by_test_id("logout").wait_for()
+    page.goto(daklak + "/thong-tin")
+    assert page.get_by_test_id("claim-acr").inner_text() == "LoA1"
+    check(page, "portal-daklak-citizen", audit)
+
+    # 2. Step-up: "Nộp hồ sơ" needs LoA2; the IdP asks only the SMS code.
+    already = sms_count(app, CITIZEN.phone)
+    page.goto(daklak + "/nop-ho-so")
+    page.locator(".otp-boxes input").first.wait_for()
+    assert page.url.startswith(issuer) and page.locator("#password").count() == 0
+    verify_otp(page, wait_for_code(app, CITIZEN.phone, already))
+    page.wait_for_url(daklak + "/nop-ho-so**")
+    assert page.get_by_test_id("submit-acr").inner_text() == "LoA2"
+    check(page, "portal-daklak-submit", audit)
+    page.locator("select[name=procedure], input[name=procedure]").first.wait_for()
+    if page.locator("select[name=procedure]").count():
+        page.select_option("select[name=procedure]", index=1)
+    else:
+        page.locator("input[name=procedure]").first.check()
+    submit(page, page.get_by_test_id("submit-case"))
+    page.get_by_test_id("case-code").wait_for()
+
+    # 3. Single sign-on at the national portal: no password, no code.
+    seen = len(idp_pages)
+    page.goto(quocgia + "/")
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_test_id("login").click()
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_test_id("login-dvcqg").click()
+    page.wait_for_url(quocgia + "/**")
+    page.get_by_test_id("logout").wait_for()
+    assert idp_pages[seen:] == [], f"SSO showed IdP pages: {idp_pages[seen:]}"
+    page.goto(quocgia + "/thong-tin")
+    assert page.get_by_test_id("claim-name").inner_text() == CITIZEN.full_name
+    check(page, "portal-quocgia-citizen", audit)
+
+    # 4. Logout at the national portal ends the IdP session and, by back-channel logout,
+    #    the provincial portal's session.
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_test_id("logout").click()
+    page.wait_for_url(quocgia + "/**")
+    assert not logged_in(page)
+    wait_logged_out(page, daklak + "/")
+    page.goto(daklak + "/auth/login")
+    page.get_by_test_id("login-submit").wait_for()  # the password is asked again
+    audit.assert_clean()
