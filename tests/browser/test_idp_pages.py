@@ -159,3 +159,126 @@ def test_error_page(idp, page):
     page.locator("h1").first.wait_for()
     check(page, "error", audit)
     audit.assert_clean()
+
+
+def test_logout_confirmation_and_logged_out_pages(idp, rp_server, page):
+    """Logged in, GET /logout without an id_token_hint: the IdP asks for confirmation
+    (logout_confirm.html); confirming shows "Bạn đã đăng xuất"."""
+    issuer, _ = idp
+    audit = Audit()
+    page.goto(authorize_url(issuer, rp_server))
+    login(page, issuer, CITIZEN.id_number, CITIZEN.password)
+    page.wait_for_url(rp_server + "/portal/callback?**")
+
+    page.goto(issuer + "/logout")
+    confirm = page.get_by_role("button", name="Đăng xuất")
+    confirm.wait_for()
+    check(page, "logout-confirm", audit)
+    submit(page, confirm)
+    page.get_by_role("heading", name="Bạn đã đăng xuất").wait_for()
+    check(page, "logout-done", audit)
+    audit.assert_clean()
+
+
+def test_lost_phone_pages(idp, page):
+    """"Mất số điện thoại nhận OTP": ID number + new phone + captcha → request recorded."""
+    issuer, _ = idp
+    audit = Audit()
+    page.goto(issuer + "/lost-phone")
+    page.get_by_test_id("lost-phone-submit").wait_for()
+    check(page, "lost-phone", audit)
+    page.fill("#id_number", CITIZEN.id_number)
+    page.fill("#phone", LAN["phone"])
+    answer_captcha(page, issuer)
+    submit(page, page.get_by_test_id("lost-phone-submit"))
+    page.get_by_role("heading", name="Đã ghi nhận yêu cầu").wait_for()
+    assert page.url.startswith(issuer + "/lost-phone/sent")
+    check(page, "lost-phone-sent", audit)
+    audit.assert_clean()
+
+
+def test_choose_method_and_recovery_code_pages(idp, rp_server, page):
+    """A citizen with recovery codes: on the OTP page "Chọn phương thức xác thực khác" →
+    the method chooser → "Mã khôi phục dự phòng" → one code → back at the portal."""
+    from idp import factors
+    from idp.db import db
+    from idp.models import Citizen
+
+    issuer, app = idp
+    with app.app_context():
+        citizen = db.session.query(Citizen).filter_by(id_number=CITIZEN.id_number).one()
+        codes = factors.new_recovery_codes(citizen)
+    audit = Audit()
+    page.goto(authorize_url(issuer, rp_server, acr_values="LoA2"))
+    login(page, issuer, CITIZEN.id_number, CITIZEN.password)
+    page.get_by_role("heading", name="Xác thực mã OTP").wait_for()
+    submit(page, page.locator("button[name=action][value=choose]"))
+
+    page.get_by_role("heading", name="Chọn phương thức xác thực").wait_for()
+    check(page, "choose-method", audit)
+    page.check("input[name=method][value=recovery]")
+    submit(page, page.locator("button[name=action][value=select]"))
+
+    page.get_by_role("heading", name="Mã khôi phục dự phòng").wait_for()
+    check(page, "factor-recovery-code", audit)
+    page.fill("#otp", codes[0])
+    submit(page, page.locator("button[name=action][value=verify]"))
+    page.wait_for_url(rp_server + "/portal/callback?**")
+    assert "code" in query(page.url)
+    audit.assert_clean()
+
+
+def _account_login(page, issuer: str, app) -> None:
+    page.goto(issuer + "/account/")
+    already = sms_count(app, CITIZEN.phone)
+    login(page, issuer, CITIZEN.id_number, CITIZEN.password)
+    verify_otp(page, wait_for_code(app, CITIZEN.phone, already))
+    page.wait_for_url(issuer + "/account/**")
+    page.locator("h1").first.wait_for()
+
+
+def test_account_phone_pages(idp, page):
+    """/account → "Thêm số điện thoại" → the SMS code sent to the new number."""
+    issuer, app = idp
+    audit = Audit()
+    _account_login(page, issuer, app)
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_role("link", name="Thêm số điện thoại").click()
+    page.locator("#phone").wait_for()
+    check(page, "account-phone-new", audit)
+    page.fill("#phone", LAN["phone"])
+    submit(page, page.get_by_role("button", name="Gửi mã xác thực"))
+    page.get_by_role("heading", name="Xác nhận số điện thoại mới").wait_for()
+    check(page, "account-phone-code", audit)
+    audit.assert_clean()
+
+
+def test_account_security_pages(idp, page):
+    """/account → the authenticator app (QR code), recovery codes (before and after making
+    them) and "Đổi mật khẩu"."""
+    issuer, app = idp
+    audit = Audit()
+    _account_login(page, issuer, app)
+    account = page.url
+
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_role("link", name="Thêm ứng dụng xác thực").click()
+    page.get_by_role("heading", name="Thêm ứng dụng xác thực").wait_for()
+    check(page, "account-totp", audit)
+
+    page.goto(account)
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_role("link", name="Tạo mã khôi phục mới").click()
+    create = page.get_by_role("button", name="Tạo bộ mã mới")
+    create.wait_for()
+    check(page, "account-recovery", audit)
+    submit(page, create)
+    page.get_by_role("heading", name="Mã khôi phục mới").wait_for()
+    check(page, "account-recovery-codes", audit)
+
+    page.goto(account)
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_role("link", name="Đổi mật khẩu").click()
+    page.get_by_role("heading", name="Đổi mật khẩu").wait_for()
+    check(page, "account-password", audit)
+    audit.assert_clean()
