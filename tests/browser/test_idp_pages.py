@@ -282,3 +282,55 @@ def test_account_security_pages(idp, page):
     page.get_by_role("heading", name="Đổi mật khẩu").wait_for()
     check(page, "account-password", audit)
     audit.assert_clean()
+
+
+def test_totp_login_and_account_removal_pages(idp, page):
+    """A citizen with an authenticator app and a second phone: /account → login → on the OTP
+    page "Chọn phương thức xác thực khác" → "Ứng dụng xác thực" → the 6-digit code; then the
+    confirmation pages for removing the second phone and the authenticator app."""
+    import time
+
+    import pyotp
+
+    from idp import factors
+    from idp.db import db
+    from idp.models import AuthMethod, Citizen
+
+    issuer, app = idp
+    secret = pyotp.random_base32()
+    with app.app_context():
+        citizen = db.session.query(Citizen).filter_by(id_number=CITIZEN.id_number).one()
+        factors.add_totp(citizen, secret, int(time.time() // 30) - 2)
+        db.session.add(AuthMethod(citizen_id=citizen.id, kind="sms", phone=citizen.phone,
+                                  is_default=True))
+        db.session.add(AuthMethod(citizen_id=citizen.id, kind="sms", phone=LAN["e164"],
+                                  is_default=False))
+        db.session.commit()
+    audit = Audit()
+    page.goto(issuer + "/account/")
+    login(page, issuer, CITIZEN.id_number, CITIZEN.password)
+    page.get_by_role("heading", name="Xác thực mã OTP").wait_for()
+    submit(page, page.locator("button[name=action][value=choose]"))
+    page.get_by_role("heading", name="Chọn phương thức xác thực").wait_for()
+    page.check("input[name=method][value=totp]")
+    submit(page, page.locator("button[name=action][value=select]"))
+
+    page.get_by_role("heading", name="Ứng dụng xác thực").wait_for()
+    check(page, "factor-totp", audit)
+    page.fill("#otp", pyotp.TOTP(secret).now())
+    submit(page, page.locator("button[name=action][value=verify]"))
+    page.wait_for_url(issuer + "/account/**")
+    page.locator("h1").first.wait_for()
+    account = page.url
+
+    with page.expect_navigation(wait_until="load"):
+        page.locator("a[href*='/phones/'][href$='/remove']").first.click()
+    page.get_by_role("heading", name="Xóa số điện thoại").wait_for()
+    check(page, "account-phone-remove", audit)
+
+    page.goto(account)
+    with page.expect_navigation(wait_until="load"):
+        page.locator("a[href*='/totp/'][href$='/remove']").first.click()
+    page.get_by_role("heading", name="Gỡ ứng dụng xác thực").wait_for()
+    check(page, "account-totp-remove", audit)
+    audit.assert_clean()

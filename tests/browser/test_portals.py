@@ -124,10 +124,13 @@ def test_portal_login_stepup_sso_and_logout(idp, portals, page):
         page.locator("input[name=procedure]").first.check()
     submit(page, page.get_by_test_id("submit-case"))
     page.get_by_test_id("case-code").wait_for()
+    check(page, "portal-daklak-submitted", audit)
 
     # 3. Single sign-on at the national portal: no password, no code.
     seen = len(idp_pages)
     page.goto(quocgia + "/")
+    page.get_by_test_id("login").wait_for()
+    check(page, "portal-quocgia-home", audit)
     with page.expect_navigation(wait_until="load"):
         page.get_by_test_id("login").click()
     with page.expect_navigation(wait_until="load"):
