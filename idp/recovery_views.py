@@ -19,9 +19,9 @@ from flask_babel import gettext as _
 from . import audit, captcha, recovery
 from .crypto import sha256_hex
 from .db import db
-from .flows import KINDS, base, start_internal
+from .flows import base, start_internal
 from .flows.login import ID_NUMBER
-from .flows.views import conflict_page, gone_page
+from .flows.views import hand_over_login
 from .models import Citizen
 from .validation import ValidationError, normalize_phone
 
@@ -53,22 +53,7 @@ def done():
 @bp.get("/recover/from/<flow_id>")
 def from_login(flow_id: str):
     """Hand the login flow's pending authorization to a new `recover` flow."""
-    try:
-        old = base.load(flow_id)
-    except base.FlowGone:
-        return gone_page()
-    if old.kind != "login":
-        return gone_page()
-    if old.state != "credentials":
-        return redirect(old.url, 303)  # the password was right: nothing to recover
-    if not base.finish(old):
-        return conflict_page()
-    key = "pending:" + old.pending
-    pending = _store().get(key)
-    if pending is None:
-        return gone_page()
-    _store().put(key, pending, current_app.config["IDP"]["flow_ttl"])  # a fresh lifetime
-    return redirect(base.create(KINDS["recover"], old.pending, old.client_id).url, 303)
+    return hand_over_login(flow_id, "recover")
 
 
 # --------------------------------------------------------------------------- lost phone

@@ -17,6 +17,7 @@ A flow kind subclasses `FlowKind`, names its states, and implements `render` (GE
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
 from flask import current_app, url_for
@@ -80,7 +81,7 @@ class Finish:
     next_flow: tuple[str, dict] | None = None
 
 
-class FlowKind:
+class FlowKind(ABC):
     name: str = ""
     initial_state: str = ""
 
@@ -88,11 +89,13 @@ class FlowKind:
         """Flow data at creation, from the browser's SSO session (None when logged out)."""
         return {}
 
+    @abstractmethod
     def render(self, flow: Flow, errors: dict | None = None, values: dict | None = None):
-        raise NotImplementedError
+        """The page of the flow's current state (GET, or a POST that stays)."""
 
+    @abstractmethod
     def handle(self, flow: Flow, form) -> Stay | Goto | Finish:
-        raise NotImplementedError
+        """A POST to the flow's current state."""
 
 
 def _store():

@@ -58,6 +58,29 @@ def submit(flow_id: str):
     return complete(flow, outcome)
 
 
+def hand_over_login(flow_id: str, kind: str):
+    """From the login page to another step of the same authorization ("Quên mật khẩu?",
+    "Chưa có tài khoản? Đăng ký"): end the login flow and start `kind` on its pending
+    authorization, with a fresh lifetime. Only before the password was accepted."""
+    try:
+        old = base.load(flow_id)
+    except base.FlowGone:
+        return gone_page()
+    if old.kind != "login":
+        return gone_page()
+    if old.state != "credentials":
+        return redirect(old.url, 303)  # the password was right: nothing to hand over
+    if not base.finish(old):
+        return conflict_page()
+    store = current_app.extensions["idp.store"]
+    key = "pending:" + old.pending
+    pending = store.get(key)
+    if pending is None:
+        return gone_page()
+    store.put(key, pending, current_app.config["IDP"]["flow_ttl"])
+    return redirect(base.create(KINDS[kind], old.pending, old.client_id).url, 303)
+
+
 def complete(flow: base.Flow, outcome: base.Finish):
     if not base.finish(flow):
         return conflict_page()
