@@ -90,6 +90,13 @@ def make_app(database_url: str, **overrides):
     return app
 
 
+@pytest.fixture(autouse=True)
+def own_instance_dir(tmp_path, monkeypatch):
+    """Each test's apps get an instance folder of their own (the SMS outbox lives there), so a
+    test can assert what was — and was not — sent. Module-scoped apps keep the worker's."""
+    monkeypatch.setenv("IDP_INSTANCE_DIR", str(tmp_path / "instance"))
+
+
 @pytest.fixture
 def app(database_url):
     app = make_app(database_url)

@@ -17,7 +17,6 @@ from idp.cli import main
 from idp.db import db
 from idp.models import AuthMethod, Citizen, RecoveryRequest, SsoSession, Token
 
-from .conftest import make_app
 from .helpers import (CITIZEN, auth_params, authorize, basic, follow_to_login, form_action,
                       hidden, last_code, login_and_get_code, login_form_submit, pkce_pair,
                       query, token_request)
@@ -30,18 +29,6 @@ SECOND_PHONE = "+84912345001"
 
 def html(response) -> str:
     return response.get_data(as_text=True)
-
-
-@pytest.fixture
-def app(database_url, tmp_path, monkeypatch):
-    """conftest's app, with an SMS outbox of its own: the default one is shared by the test
-    processes, so "nothing was sent" could not be asserted."""
-    monkeypatch.setenv("IDP_INSTANCE_DIR", str(tmp_path / "instance"))
-    app = make_app(database_url)
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
 
 
 def all_sms(app) -> list[dict]:

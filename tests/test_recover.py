@@ -21,7 +21,6 @@ from idp.db import db
 from idp.flows import recover as recover_flow
 from idp.models import Citizen, SsoSession, Token
 
-from .conftest import make_app
 from .helpers import (CITIZEN, CITIZEN2, PORTAL_CB, authorize, auth_params, basic,
                       follow_to_login, form_action, hidden, last_code, login_and_get_code,
                       login_form_submit, pkce_pair, query, token_request)
@@ -134,18 +133,6 @@ def comparable(text: str) -> str:
     for number in (CITIZEN.id_number, UNKNOWN):  # what the user typed, shown back
         text = text.replace(f'value="{number}"', 'value="NUMBER"')
     return re.sub(r'name="captcha_id" value="[^"]*"', 'name="captcha_id"', text)
-
-
-@pytest.fixture
-def app(database_url, tmp_path, monkeypatch):
-    """conftest's app, with an SMS outbox of its own: the default one is shared by the test
-    processes, so "nothing was sent" could not be asserted."""
-    monkeypatch.setenv("IDP_INSTANCE_DIR", str(tmp_path / "instance"))
-    app = make_app(database_url)
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
 
 
 def all_sms(app) -> list[dict]:

@@ -57,8 +57,7 @@ def registry(tmp_path):
 
 
 @pytest.fixture
-def app(database_url, tmp_path, monkeypatch, registry):
-    monkeypatch.setenv("IDP_INSTANCE_DIR", str(tmp_path / "instance"))
+def app(database_url, registry):
     app = make_app(database_url, kyc_registry=str(registry))
     yield app
     with app.app_context():
@@ -532,8 +531,7 @@ def failing_server():
 
 
 @pytest.fixture
-def port_app(database_url, tmp_path, monkeypatch, registry, failing_server):
-    monkeypatch.setenv("IDP_INSTANCE_DIR", str(tmp_path / "instance"))
+def port_app(database_url, registry, failing_server):
     apps = []
 
     def build(**overrides):
