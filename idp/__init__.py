@@ -25,6 +25,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     instance = Path(os.environ.get("IDP_INSTANCE_DIR", ROOT / "instance"))
     app = Flask(__name__, instance_path=str(instance))
     app.config["IDP"] = settings
+    # First: their request hooks must run before, and finish after, every other one.
+    from . import logs, metrics
+    logs.configure(app)
+    metrics.init_app(app)
     app.config["SQLALCHEMY_DATABASE_URI"] = (
         settings["database_url"] or f"sqlite:///{instance / 'idp.sqlite3'}")
     if settings["database_url"].startswith("postgresql://"):
@@ -34,7 +38,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     instance.mkdir(parents=True, exist_ok=True)
 
     from .db import db, engine_options, migrate
-    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config["SQLALCHEMY_DATABASE_URI"])
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(
+        app.config["SQLALCHEMY_DATABASE_URI"], settings)
     app.config["SECRET_KEY"] = settings["secret_key"] or _instance_secret(instance)
     secure = settings["issuer"].startswith("https://")
     app.config.update(
@@ -64,8 +69,8 @@ def create_app(overrides: dict | None = None) -> Flask:
         load_kek(settings, create=settings["env"] != "production"),
         refresh=settings["key_refresh_interval"], jwks_max_age=settings["jwks_max_age"])
 
-    from .store import SqlStore
-    app.extensions["idp.store"] = SqlStore()
+    from . import store
+    store.init_app(app)
 
     from . import kyc, sms
     sms.init_app(app)
@@ -89,6 +94,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     if settings["sms_provider"] == "outbox" and settings["env"] != "production":
         from . import devtools
         app.register_blueprint(devtools.bp)
+
+    from . import ratelimit
+    ratelimit.init_app(app)  # after every blueprint: limits are set per blueprint
 
     from .cli import register_flask_commands
     register_flask_commands(app)

@@ -1,5 +1,6 @@
 """Audit trail and masking of personal data (ID number and phone never appear in clear in logs
-or audit records; Decree 13/2023 treats both as basic personal data)."""
+or audit records; Decree 13/2023 treats both as basic personal data). Every event is also
+counted in the metrics (`idp_events_total` and the counters derived from it, idp.metrics)."""
 from __future__ import annotations
 
 import json
@@ -7,6 +8,7 @@ import logging
 
 from flask import has_request_context
 
+from . import metrics
 from .db import db
 
 log = logging.getLogger("idp.audit")
@@ -42,4 +44,5 @@ def record(event: str, *, citizen_id: int | None = None, client_id: str | None =
                               detail_json=json.dumps(detail, ensure_ascii=False, sort_keys=True)))
     if commit:
         db.session.commit()
+    metrics.event(event)
     log.info("%s citizen=%s client=%s %s", event, citizen_id, client_id, detail)

@@ -18,7 +18,7 @@ from flask import Blueprint, current_app, g, redirect, render_template, request
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from . import flows, oauth2, policy, session as sso
+from . import flows, oauth2, policy, session as sso, web
 from .crypto import random_token
 from .db import db, now
 from .models import Citizen, Consent
@@ -206,7 +206,17 @@ def authorize():
         return error_redirect(redirect_uri, state, exc.error, exc.description)
     except OAuth2Error as exc:
         return error_redirect(redirect_uri, state, exc.error, exc.description or exc.error)
-    return proceed(params, {}, client, None)
+    try:
+        return proceed(params, {}, client, None)
+    except Exception as exc:
+        if not web.dependency_down(exc):
+            raise
+        # The client and its redirect URI are known: tell the RP, so it can say so itself
+        # (RFC 6749 §4.1.2.1 temporarily_unavailable) instead of leaving the citizen here.
+        db.session.rollback()
+        log.warning("authorization refused, dependency down: %s", exc.__class__.__name__)
+        return error_redirect(redirect_uri, state, "temporarily_unavailable",
+                              "The service is temporarily unavailable")
 
 
 @bp.get("/authorize/resume/<uid>")

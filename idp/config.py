@@ -129,6 +129,23 @@ def validate(s: dict) -> None:
         raise ConfigError("sms_provider: must be outbox or http")
     if s["sms_provider"] == "http" and not s["sms_http_url"].startswith(("http://", "https://")):
         raise ConfigError("sms_http_url: an http(s) URL is required when sms_provider is http")
+    if s["redis_url"] and urlsplit(s["redis_url"]).scheme not in {"redis", "rediss", "unix"}:
+        raise ConfigError("redis_url: must be a redis://, rediss:// or unix:// URL")
+    for key in ("redis_timeout", "db_pool_size", "db_pool_timeout", "db_connect_timeout"):
+        if s[key] <= 0:
+            raise ConfigError(f"{key}: must be positive")
+    if s["db_max_overflow"] < 0 or s["db_statement_timeout_ms"] < 0:
+        raise ConfigError("db_max_overflow, db_statement_timeout_ms: must be 0 or more")
+    if s["log_format"] not in {"", "text", "json"}:
+        raise ConfigError("log_format: must be text or json (empty: json in production)")
+    for key in ("rate_limit_pages", "rate_limit_captcha", "rate_limit_api"):
+        if s[key]:
+            from limits import parse_many
+            try:
+                parse_many(s[key])
+            except ValueError:
+                raise ConfigError(f"{key}: not a rate such as '300 per minute': "
+                                  f"{s[key]!r}") from None
     if s["default_locale"] not in {"vi", "en"}:
         raise ConfigError("default_locale: must be vi or en")
     if s["env"] == "production":

@@ -34,12 +34,22 @@ def now() -> float:
     return time.time()
 
 
-def engine_options(url: str) -> dict:
+def engine_options(url: str, settings: dict) -> dict:
     if url.startswith("sqlite"):
         # One writer at a time: wait instead of failing at once with "database is locked".
         return {"connect_args": {"timeout": 15, "check_same_thread": False}}
-    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10, "pool_timeout": 5,
-            "connect_args": {"connect_timeout": 5}}
+    # Every wait is bounded, so a database that is gone gives a 503 within seconds:
+    # connecting (connect_timeout), getting a pooled connection (pool_timeout), one statement
+    # (statement_timeout). pre_ping replaces connections the server closed (a restart), so
+    # service resumes by itself when PostgreSQL is back.
+    connect_args = {"connect_timeout": max(2, settings["db_connect_timeout"]),
+                    "application_name": "idp"}
+    if settings["db_statement_timeout_ms"] > 0:
+        connect_args["options"] = f"-c statement_timeout={settings['db_statement_timeout_ms']}"
+    return {"pool_pre_ping": True, "pool_size": settings["db_pool_size"],
+            "max_overflow": settings["db_max_overflow"],
+            "pool_timeout": settings["db_pool_timeout"], "pool_recycle": 1800,
+            "connect_args": connect_args}
 
 
 @event.listens_for(Engine, "connect")

@@ -160,12 +160,32 @@ def healthz():
     return {"status": "ok"}
 
 
-@bp.get("/readyz")
-def readyz():
+def _database_up() -> bool:
     try:
         db.session.execute(text("SELECT 1"))
         db.session.commit()
-    except Exception:
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "not ready"
         db.session.rollback()
-        return {"status": "unavailable", "database": "down"}, 503
-    return {"status": "ok", "database": "up"}
+        return False
+
+
+def _redis_up(client) -> bool:
+    """The client's socket timeouts (store.redis_client) bound the wait."""
+    try:
+        return bool(client.ping())
+    except Exception:  # noqa: BLE001 - any failure means "not ready"
+        return False
+
+
+@bp.get("/readyz")
+def readyz():
+    """Ready when the database and, if configured (`redis_url`), Redis answer:
+    {"status": "ok"|"unavailable", "database": "up"|"down"[, "redis": "up"|"down"]}."""
+    checks = {"database": "up" if _database_up() else "down"}
+    redis_client = current_app.extensions.get("idp.redis")
+    if redis_client is not None:
+        checks["redis"] = "up" if _redis_up(redis_client) else "down"
+    ready = all(v == "up" for v in checks.values())
+    return {"status": "ok" if ready else "unavailable", **checks}, 200 if ready else 503, \
+        NO_STORE

@@ -33,7 +33,7 @@ from flask import current_app
 from sqlalchemy import case, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import audit, sms
+from . import audit, metrics, sms
 from .audit import mask_phone
 from .crypto import sha256_hex
 from .db import db, now
@@ -128,6 +128,7 @@ def send(flow_id: str, purpose: str, phone: str, citizen_id: int | None = None) 
         audit.record("otp.send_failed", citizen_id=citizen_id, phone=mask_phone(phone),
                      purpose=purpose, error=str(exc))
         raise OtpRefused("sms_failed") from None
+    metrics.sms_budget_used(taken)
     record = {"h": _digest(flow_id, purpose, code), "phone": phone, "purpose": purpose,
               "sends": sends, "last_sent": t, "expires": t + s["otp_ttl"]}
     # The record outlives the code (the flow's send count and cooldown must survive expiry).
@@ -195,6 +196,7 @@ def _take_budgets(phone: str, citizen_id: int | None) -> list[str]:
         taken.append(key)
         if count > limit:
             _refund(taken)
+            metrics.sms_budget_refused(key)
             audit.record("otp.budget_exhausted", citizen_id=citizen_id,
                          phone=mask_phone(phone), budget=key.split(":")[0])
             raise OtpRefused("budget", HOUR)

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import logging
 
+import redis
 from flask import Flask, g, jsonify, render_template, request
 from flask_babel import Babel, gettext as _
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from limits.errors import StorageError
 from sqlalchemy.exc import DataError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -22,7 +24,7 @@ babel = Babel()
 LOCALES = ("vi", "en")
 # Paths that answer machines (JSON), not people (HTML).
 API_PREFIXES = ("/token", "/userinfo", "/revoke", "/introspect", "/jwks.json",
-                "/.well-known/", "/healthz", "/readyz")
+                "/.well-known/", "/healthz", "/readyz", "/metrics")
 
 
 def client_ip() -> str | None:
@@ -62,6 +64,14 @@ def _remember_language(response):
                             secure=request.is_secure or request.headers.get(
                                 "X-Forwarded-Proto") == "https")
     return response
+
+
+def dependency_down(exc: BaseException) -> bool:
+    """True when `exc` means the database or Redis cannot answer now (the request fails
+    closed with 503 or OAuth temporarily_unavailable, and may be retried)."""
+    if isinstance(exc, (redis.RedisError, StorageError)):
+        return True
+    return isinstance(exc, SQLAlchemyError) and is_unavailable(exc)
 
 
 def render_error(status: int, title: str, message: str):
@@ -153,6 +163,13 @@ def init_app(app: Flask) -> None:
             log.exception("database error")
         return _unavailable()
 
+    @app.errorhandler(redis.RedisError)
+    @app.errorhandler(StorageError)
+    def _store_error(exc):
+        # Redis down or too slow: the request fails closed (503), no limit is skipped.
+        log.warning("ephemeral store unavailable: %s", exc.__class__.__name__)
+        return _unavailable()
+
     from .keys import KeyError_
 
     @app.errorhandler(KeyError_)
@@ -172,6 +189,10 @@ def init_app(app: Flask) -> None:
 
 
 def _unavailable(status: int = 503):
-    return render_error(status, _("Hệ thống tạm thời gián đoạn"),
-                        _("Hệ thống đang bận hoặc tạm thời gián đoạn. Vui lòng thử lại sau ít "
-                          "phút."))
+    response = render_error(status, _("Hệ thống tạm thời gián đoạn"),
+                            _("Hệ thống đang bận hoặc tạm thời gián đoạn. Vui lòng thử lại sau "
+                              "ít phút."))
+    if status == 503:
+        body, code, *headers = response if isinstance(response, tuple) else (response, status)
+        return body, code, {**(headers[0] if headers else {}), "Retry-After": "5"}
+    return response

@@ -23,7 +23,9 @@ from idp.db import db  # noqa: E402
 from .helpers import seed  # noqa: E402
 
 PG_URL = os.environ.get("IDP_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("IDP_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 _pg_state: dict = {}
+_redis_state: dict = {}
 
 
 def _pg_admin_url() -> str:
@@ -64,6 +66,23 @@ def throwaway_pg_database(prefix: str = "idp_test"):
         admin.dispose()
 
 
+def require_redis() -> str:
+    """The test Redis URL; skips (fails under CI) when the server is not reachable."""
+    if "ok" not in _redis_state:
+        import redis
+        try:
+            redis.Redis.from_url(REDIS_URL, socket_timeout=3).ping()
+            _redis_state["ok"] = True
+        except redis.RedisError as exc:
+            _redis_state["ok"] = False
+            _redis_state["why"] = str(exc).splitlines()[0]
+    if not _redis_state["ok"]:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Redis is required under CI: {_redis_state.get('why')}")
+        pytest.skip(f"Redis not reachable at {REDIS_URL}: {_redis_state.get('why')}")
+    return REDIS_URL
+
+
 @pytest.fixture(scope="session")
 def pg_database():
     """One throwaway database per xdist worker, created once, dropped at the end."""
@@ -71,16 +90,24 @@ def pg_database():
         yield url
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request, tmp_path):
+@pytest.fixture(params=["sqlite", "postgresql", "postgresql+redis"])
+def database_url(request, tmp_path, monkeypatch):
+    """Every app-level test runs three times: SQLite with the SQL ephemeral store (the embedded
+    default), PostgreSQL with the SQL store, and PostgreSQL with the Redis store (production).
+    Redis keys get a per-test prefix, so tests never see each other's state."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'idp.sqlite3'}"
+    if request.param == "postgresql+redis":
+        monkeypatch.setenv("IDP_REDIS_URL", require_redis())
+        monkeypatch.setenv("IDP_REDIS_PREFIX", f"idptest:{uuid.uuid4().hex[:12]}:")
     return request.getfixturevalue("pg_database")
 
 
 def make_app(database_url: str, **overrides):
+    # Request-rate limits off: every test client is 127.0.0.1 (test_ratelimit.py tests them).
     settings = {"env": "test", "test_hooks": 1, "database_url": database_url,
-                "issuer": "http://127.0.0.1:5000", "secret_key": "t" * 40}
+                "issuer": "http://127.0.0.1:5000", "secret_key": "t" * 40,
+                "rate_limit_pages": "", "rate_limit_captcha": ""}
     settings.update(overrides)
     app = create_app(settings)
     with app.app_context():

@@ -186,3 +186,16 @@ def last_code(app, phone: str) -> str:
 
 def basic(client_id="portal", secret=SECRET) -> dict:
     return {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
+
+
+def ephemeral_keys(app, prefix: str) -> list[str]:
+    """Keys of the app's ephemeral store that start with `prefix` (either implementation)."""
+    from sqlalchemy import select
+
+    from idp.models import Ephemeral
+    from idp.store import RedisStore
+    store = app.extensions["idp.store"]
+    with app.app_context():
+        if isinstance(store, RedisStore):
+            return [k[len(store.prefix):] for k in store.client.scan_iter(store.prefix + prefix + "*")]
+        return list(db.session.scalars(select(Ephemeral.key).where(Ephemeral.key.like(prefix + "%"))))

@@ -13,10 +13,11 @@ from sqlalchemy import select
 
 from idp.account import access
 from idp.db import db
-from idp.models import AuditEvent, AuthMethod, Citizen, Ephemeral, SsoSession, Token
+from idp.models import AuditEvent, AuthMethod, Citizen, SsoSession, Token
 from idp.sms import OutboxSms
 
-from .helpers import (CITIZEN, auth_params, authorize, basic, follow_to_login, form_action,
+from .helpers import (CITIZEN, auth_params, authorize, basic, ephemeral_keys, follow_to_login,
+                      form_action,
                       hidden,
                       last_code, login_and_get_code, login_form_submit, outbox, pkce_pair,
                       query, token_request)
@@ -191,8 +192,7 @@ def test_a_step_up_session_is_not_marked_fresh_by_an_old_reauth_address(app, cli
     assert r.status_code == 303
     page = client.get(r.headers["Location"]).get_data(as_text=True)
     assert 'name="password"' in page
-    with app.app_context():
-        key = db.session.scalar(select(Ephemeral.key).where(Ephemeral.key.like("acct-reauth:%")))
+    [key] = ephemeral_keys(app, "acct-reauth:")
     # Presenting the address without finishing the login flow marks nothing.
     r = client.get("/account/reauth/" + key.split(":", 1)[1])
     assert r.headers["Location"] == "/account/"

@@ -24,7 +24,7 @@ def build_app(tmp_path, test_hooks: bool = True) -> Flask:
     url = f"sqlite:///{tmp_path / 'captcha.sqlite3'}"
     app = Flask("idp", instance_path=str(tmp_path))
     app.config.update(IDP=settings, SECRET_KEY=settings["secret_key"], TESTING=True,
-                      SQLALCHEMY_DATABASE_URI=url, SQLALCHEMY_ENGINE_OPTIONS=engine_options(url))
+                      SQLALCHEMY_DATABASE_URI=url, SQLALCHEMY_ENGINE_OPTIONS=engine_options(url, settings))
     db.init_app(app)
     web.init_app(app)
     app.extensions["idp.store"] = SqlStore()

@@ -58,6 +58,12 @@ def test_production_refuses_sqlite_with_several_workers(monkeypatch):
     ({"IDP_ENV": "staging"}, "env"),
     ({"IDP_ISSEUR": "https://typo"}, "unknown setting"),
     ({"IDP_DEFAULT_LOCALE": "fr"}, "default_locale"),
+    ({"IDP_REDIS_URL": "http://127.0.0.1:6379"}, "redis_url"),
+    ({"IDP_REDIS_TIMEOUT": "0"}, "redis_timeout"),
+    ({"IDP_DB_POOL_SIZE": "0"}, "db_pool_size"),
+    ({"IDP_DB_MAX_OVERFLOW": "-1"}, "db_max_overflow"),
+    ({"IDP_LOG_FORMAT": "xml"}, "log_format"),
+    ({"IDP_RATE_LIMIT_PAGES": "lots"}, "rate_limit_pages"),
 ])
 def test_bad_settings_are_refused_everywhere(env, message):
     with pytest.raises(ConfigError, match=message):

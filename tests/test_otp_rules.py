@@ -28,7 +28,7 @@ from idp.crypto import hash_password
 from idp.db import db
 from idp.models import AuthMethod, Citizen, SsoSession
 
-from .conftest import make_app
+from .conftest import make_app, require_redis
 from .helpers import (CITIZEN, ISSUER, PORTAL_CB, Person, auth_params, authorize, follow_to_login,
                       hidden, login_and_get_code, login_form_submit, pkce_pair)
 
@@ -54,27 +54,32 @@ STINGY = {"sms_budget_per_phone": 2, "sms_budget_per_ip": 2}
 
 # --------------------------------------------------------------------------- fixtures
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module", params=["sqlite", "postgresql", "postgresql+redis"])
 def idp(request, tmp_path_factory):
     """idp(**settings) -> an app with ROOMY budgets plus `settings`, built once per module and
-    backend. All of them share one database (on PostgreSQL the worker's session database):
-    every test has its own citizens, numbers and client addresses, so the counters a test
-    looks at are its own."""
+    backend. All of them share one database (on PostgreSQL the worker's session database) and
+    one ephemeral store: every test has its own citizens, numbers and client addresses, so the
+    counters a test looks at are its own."""
+    store = {}
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('otp') / 'idp.sqlite3'}"
     else:
         url = request.getfixturevalue("pg_database")
+    if request.param == "postgresql+redis":
+        store = {"redis_url": require_redis(), "redis_prefix": f"idptest:{secrets.token_hex(6)}:"}
     apps: dict = {}
 
     def get(**settings):
-        settings = {**ROOMY, **settings}
+        settings = {**ROOMY, **store, **settings}
         key = tuple(sorted(settings.items()))
         if key not in apps:
             if not apps:
                 apps[key] = make_app(url, **settings)  # fresh tables, seeded
             else:
                 apps[key] = create_app({"env": "test", "test_hooks": 1, "database_url": url,
-                                        "issuer": ISSUER, "secret_key": "t" * 40, **settings})
+                                        "issuer": ISSUER, "secret_key": "t" * 40,
+                                        "rate_limit_pages": "", "rate_limit_captcha": "",
+                                        **settings})
         return apps[key]
 
     yield get

@@ -1,9 +1,12 @@
-"""The SQL ephemeral store's atomic operations, on SQLite and PostgreSQL, including under
-concurrency (security-requirements §6.5)."""
+"""The ephemeral store's atomic operations — the SQL store on SQLite and PostgreSQL, and the
+Redis store — including under concurrency (security-requirements §6.5). The same tests run
+against every implementation (the `database_url` fixture's three parameters)."""
 from __future__ import annotations
 
 import threading
 import time
+
+import pytest
 
 import idp.store
 
@@ -39,7 +42,10 @@ def test_put_get_take_delete_and_expiry(app, monkeypatch):
         later = time.time() + 61
         monkeypatch.setattr(idp.store, "now", lambda: later)
         assert s.get("k") is None and s.take("k") is None
-        assert s.purge_expired() >= 1
+        if isinstance(s, idp.store.SqlStore):
+            assert s.purge_expired() >= 1
+        else:
+            assert s.purge_expired() == 0  # Redis drops expired keys itself
 
 
 def test_take_is_single_winner_under_concurrency(app):
@@ -82,3 +88,40 @@ def test_compare_and_set_lets_one_writer_win(app):
     with app.app_context():
         value, new_rev = app.extensions["idp.store"].get_rev("flow")
         assert value == {"state": "b"} and new_rev == rev + 1
+
+
+def test_expiry_and_revision_survive_the_round_trip(app, monkeypatch):
+    with app.app_context():
+        s = app.extensions["idp.store"]
+        s.put("r", {"n": 1}, 30)
+        assert s.get_rev("r") == ({"n": 1}, 0)
+        s.put("r", {"n": 2}, 30)
+        assert s.get_rev("r") == ({"n": 2}, 1)
+        assert s.cas("r", 1, {"n": 3}, ttl=5) is True
+        assert s.cas("r", 1, {"n": 4}) is False  # stale revision
+        later = time.time() + 6
+        monkeypatch.setattr(idp.store, "now", lambda: later)
+        assert s.get_rev("r") is None  # the cas shortened the lifetime to 5 s
+        assert s.cas("r", 2, {"n": 5}) is False  # expired: nothing to compare with
+
+
+def test_incr_gives_back_with_negative_amount(app):
+    with app.app_context():
+        s = app.extensions["idp.store"]
+        assert s.incr("g", 60, 3) == 3
+        assert s.incr("g", 60, -1) == 2
+
+
+def test_redis_keys_expire_physically_and_are_prefixed(app):
+    """Redis drops a key shortly after its logical expiry: abandoned flows leave nothing."""
+    store = app.extensions["idp.store"]
+    if not isinstance(store, idp.store.RedisStore):
+        pytest.skip("Redis store only")
+    with app.app_context():
+        store.put("phys", {"a": 1}, 10)
+        store.incr("phys-counter", 20)
+        client = app.extensions["idp.redis"]
+        ttl = client.pttl(app.config["IDP"]["redis_prefix"] + "phys")
+        assert 10_000 < ttl <= 10_000 + idp.store._GRACE_MS + 1
+        assert 20_000 < client.pttl(app.config["IDP"]["redis_prefix"] + "phys-counter")
+        assert client.exists("phys") == 0  # never an unprefixed key

@@ -105,10 +105,14 @@ class LoginFlow(base.FlowKind):
         citizen = db.session.query(Citizen).filter_by(id_number=username).one_or_none()
         if not verify_password(citizen.password_hash if citizen else None, password):
             failures = _store().incr(key, FAILURE_WINDOW)
-            self._maybe_lock(key, failures)
+            wait = self._maybe_lock(key, failures)
             audit.record("login.failure", citizen_id=citizen.id if citizen else None,
                          client_id=flow.client_id, id_number=audit.mask_id_number(username),
                          failures=failures)
+            if wait:
+                audit.record("login.throttled", citizen_id=citizen.id if citizen else None,
+                             client_id=flow.client_id, id_number=audit.mask_id_number(username),
+                             failures=failures, seconds=wait)
             return base.Stay({"form": _("Số CMND/CCCD hoặc mật khẩu không đúng.")}, keep, 400)
 
         if citizen.status != "active":
@@ -140,15 +144,17 @@ class LoginFlow(base.FlowKind):
             return 0
         return max(1, int(lock["until"] - now()))
 
-    def _maybe_lock(self, key: str, failures: int) -> None:
+    def _maybe_lock(self, key: str, failures: int) -> int:
+        """Seconds the ID number must now wait (0: none yet)."""
         limit = _settings()["login_max_failures"]
         if failures < limit:
-            return
+            return 0
         if failures >= 10 * limit:
             seconds = FAILURE_WINDOW
         else:
             seconds = min(30 * 2 ** (failures - limit), 900)
         _store().put(key + ":lock", {"until": now() + seconds}, seconds)
+        return seconds
 
     @staticmethod
     def _wait_message(seconds: int) -> str:
