@@ -49,3 +49,26 @@ ensure_chromium() {
         "(they fail under CI=true)" >&2
     return 0
 }
+
+# System tests (tests/system) put Debian's nginx in front of two IdP nodes as the load
+# balancer. When it is missing and we are root, install nginx-light (bounded, quiet);
+# otherwise those tests skip with a message (and fail under CI=true, see
+# tests/system/conftest.py). Only the binary is used: the tests run their own instance with
+# their own configuration, so the packaged service is stopped and disabled (systemd).
+ensure_nginx() {
+    local nginx="${IDP_TEST_NGINX:-/usr/sbin/nginx}"
+    [ -x "$nginx" ] && return 0
+    if [ "$nginx" = /usr/sbin/nginx ] && [ "$(id -u)" -eq 0 ] \
+            && command -v apt-get >/dev/null 2>&1; then
+        echo "installing nginx for the system tests (apt-get install nginx-light) ..." >&2
+        if ! timeout 600 sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+                apt-get install -y -qq nginx-light' >.venv/apt-nginx.log 2>&1; then
+            echo "warning: installing nginx failed (log: .venv/apt-nginx.log)" >&2
+        elif command -v systemctl >/dev/null 2>&1; then
+            systemctl disable --now nginx >/dev/null 2>&1 || true
+        fi
+    fi
+    [ -x "$nginx" ] || echo "warning: $nginx not found: system tests will be skipped" \
+        "(they fail under CI=true)" >&2
+    return 0
+}
