@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import threading
 import time
-
-import pytest
+import uuid
 
 import idp.store
+from idp.db import db
+
+from .conftest import make_app, require_redis
 
 
 def _parallel(app, fn, n=8):
@@ -112,16 +114,19 @@ def test_incr_gives_back_with_negative_amount(app):
         assert s.incr("g", 60, -1) == 2
 
 
-def test_redis_keys_expire_physically_and_are_prefixed(app):
+def test_redis_keys_expire_physically_and_are_prefixed(tmp_path):
     """Redis drops a key shortly after its logical expiry: abandoned flows leave nothing."""
+    prefix = f"idptest:{uuid.uuid4().hex[:12]}:"
+    app = make_app(f"sqlite:///{tmp_path / 'idp.sqlite3'}", redis_url=require_redis(),
+                   redis_prefix=prefix)
     store = app.extensions["idp.store"]
-    if not isinstance(store, idp.store.RedisStore):
-        pytest.skip("Redis store only")
+    assert isinstance(store, idp.store.RedisStore)
     with app.app_context():
         store.put("phys", {"a": 1}, 10)
         store.incr("phys-counter", 20)
         client = app.extensions["idp.redis"]
-        ttl = client.pttl(app.config["IDP"]["redis_prefix"] + "phys")
+        ttl = client.pttl(prefix + "phys")
         assert 10_000 < ttl <= 10_000 + idp.store._GRACE_MS + 1
-        assert 20_000 < client.pttl(app.config["IDP"]["redis_prefix"] + "phys-counter")
+        assert 20_000 < client.pttl(prefix + "phys-counter")
         assert client.exists("phys") == 0  # never an unprefixed key
+        db.engine.dispose()
