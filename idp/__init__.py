@@ -38,6 +38,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     instance.mkdir(parents=True, exist_ok=True)
 
     from .db import db, engine_options, migrate
+    from .dbdeadline import bound_waits, deadlines
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(
         app.config["SQLALCHEMY_DATABASE_URI"], settings)
     app.config["SECRET_KEY"] = settings["secret_key"] or _instance_secret(instance)
@@ -58,6 +59,8 @@ def create_app(overrides: dict | None = None) -> Flask:
         os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"
 
     db.init_app(app)
+    with app.app_context():
+        bound_waits(db.engine, *deadlines(settings))  # PostgreSQL: client-side deadlines
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
 
     from . import session as sso, web

@@ -1,5 +1,6 @@
 """The SQL database: one SQLAlchemy instance, engine tuning per dialect, and the error that
-means "the database is busy or gone" (rendered as 503, never 500)."""
+means "the database is busy or gone" (rendered as 503, never 500). The client-side deadline
+for PostgreSQL is in `dbdeadline.py`."""
 from __future__ import annotations
 
 import time
@@ -40,8 +41,8 @@ def engine_options(url: str, settings: dict) -> dict:
         return {"connect_args": {"timeout": 15, "check_same_thread": False}}
     # Every wait is bounded, so a database that is gone gives a 503 within seconds:
     # connecting (connect_timeout), getting a pooled connection (pool_timeout), one statement
-    # (statement_timeout). pre_ping replaces connections the server closed (a restart), so
-    # service resumes by itself when PostgreSQL is back.
+    # (statement_timeout; a frozen server: dbdeadline.py). pre_ping replaces connections
+    # the server closed (a restart), so service resumes by itself when PostgreSQL is back.
     # TCP keepalives and tcp_user_timeout: a database host that vanishes from the network
     # (partition, crash) breaks the connection within ~10 s instead of TCP's minutes.
     connect_args = {"connect_timeout": max(2, settings["db_connect_timeout"]),

@@ -44,6 +44,7 @@ KYC_TIMEOUT = 2
 REDIS_TIMEOUT = 0.5
 DB_CONNECT_TIMEOUT = 2
 DB_POOL_TIMEOUT = 2
+DB_STATEMENT_TIMEOUT_MS = 5000
 
 
 def missing_tools() -> list[str]:
@@ -96,6 +97,7 @@ class Postgres:
         self.log = self.dir / "postgres.log"
         self.port = port
         self.url = f"postgresql://postgres@127.0.0.1:{port}/idp"
+        self.paused: list[int] = []  # processes stopped by pause()
 
     def _run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
         cmd = list(args)
@@ -129,22 +131,49 @@ class Postgres:
     def stop(self, mode: str = "fast") -> None:
         self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
 
+    def pause(self) -> None:
+        """SIGSTOP to the postmaster, then to every process it started (each backend is its
+        own process group, so one killpg is not enough): connections stay open, nothing
+        answers, a frozen server. The postmaster first, so no new child appears meanwhile."""
+        pid = int((self.data / "postmaster.pid").read_text().split()[0])
+        os.kill(pid, signal.SIGSTOP)
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        self.paused = [pid] + [int(c) for c in children]
+        for child in self.paused[1:]:
+            try:
+                os.kill(child, signal.SIGSTOP)
+            except ProcessLookupError:
+                pass
+
+    def resume(self) -> None:
+        for pid in self.paused:
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+        self.paused = []
+
     def running(self) -> bool:
         cmd = [str(PG_BIN / "pg_ctl"), "-D", str(self.data), "status"]
         if os.geteuid() == 0:
             cmd = ["runuser", "-u", "postgres", "--"] + cmd
         return subprocess.run(cmd, capture_output=True).returncode == 0
 
-    def query(self, sql: str, params: tuple = ()) -> list[tuple]:
+    def connect(self):
+        """A psycopg connection of the test's own (not through the IdP)."""
         import psycopg
-        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=idp",
-                             connect_timeout=3) as conn:
+        return psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=idp",
+                               connect_timeout=3)
+
+    def query(self, sql: str, params: tuple = ()) -> list[tuple]:
+        with self.connect() as conn:
             return conn.execute(sql, params).fetchall()
 
     def scalar(self, sql: str, params: tuple = ()):
         return self.query(sql, params)[0][0]
 
     def destroy(self) -> None:
+        self.resume()
         if self.data.exists() and self.running():
             try:
                 self.stop("immediate")
@@ -577,6 +606,7 @@ class Cluster:
             "IDP_REDIS_TIMEOUT": str(REDIS_TIMEOUT),
             "IDP_DB_CONNECT_TIMEOUT": str(DB_CONNECT_TIMEOUT),
             "IDP_DB_POOL_TIMEOUT": str(DB_POOL_TIMEOUT),
+            "IDP_DB_STATEMENT_TIMEOUT_MS": str(DB_STATEMENT_TIMEOUT_MS),
             "IDP_SECRET_KEY": "system-test-secret-" + "s" * 40,
             "IDP_KEK": base64.urlsafe_b64encode(b"k" * 32).decode().rstrip("="),
             "IDP_INSTANCE_DIR": str(self.base / "instance"),
@@ -655,6 +685,7 @@ class Cluster:
         self.redis.resume()
         if not self.redis.running():
             self.redis.start()
+        self.pg.resume()
         if not self.pg.running():
             self.pg.start()
         for node in self.nodes.values():

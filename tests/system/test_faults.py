@@ -1,7 +1,7 @@
 """Fail closed, lose nothing (issue #7 item 4; security-requirements §0.9, §7.2): PostgreSQL
-stopped, Redis killed or hung, the SMS gateway and the carrier KYC failing or hanging. Each
-test measures how long the nodes take to answer 503 (or the clean error) and to serve again
-once the dependency is back — without restarting a node — and records the numbers in
+stopped or frozen, Redis killed or hung, the SMS gateway and the carrier KYC failing or
+hanging. Each test measures how long the nodes take to answer 503 (or the clean error) and to
+serve again once the dependency is back — without restarting a node — and records the numbers in
 tests/system/.results/faults.json. Afterwards the database holds no half-written account or
 token.
 
@@ -24,7 +24,8 @@ from .checks import accounts, assert_nothing_half_written
 from .drive import (AN, HA, LINH, Agent, authorization_params, login, new_subscriber,
                     redeem, register_to_code, set_password, start_login, start_registration,
                     submit_otp, submit_password, submit_registration, to_otp_page)
-from .harness import DB_CONNECT_TIMEOUT, KYC_TIMEOUT, REDIS_TIMEOUT, SMS_TIMEOUT
+from .harness import (DB_CONNECT_TIMEOUT, DB_STATEMENT_TIMEOUT_MS, KYC_TIMEOUT, REDIS_TIMEOUT,
+                      SMS_TIMEOUT, wait_until)
 
 pytestmark = [pytest.mark.system, pytest.mark.xdist_group("system")]
 
@@ -151,6 +152,73 @@ def test_postgres_stopped_then_back(cluster):
     assert accounts(pg, person.id_number) == 1
     assert_nothing_half_written(pg)
     record("postgres_stopped", "pg_ctl stop -m fast / start", numbers)
+
+
+def test_postgres_frozen_is_bounded_by_the_client_deadline(cluster):
+    """SIGSTOP to every PostgreSQL process: connections stay open, the kernel still
+    acknowledges, and the frozen server enforces no statement_timeout. The nodes' own deadline
+    (idp/dbdeadline.py: a statement gets statement_timeout + 2 s; a pre-ping the connect timeout;
+    connecting libpq's connect_timeout) still gives every request its 503, and service
+    resumes by itself after SIGCONT."""
+    from idp.db import DEADLINE_MARGIN
+
+    pg, carrier = cluster.pg, cluster.carrier
+    auth = login(Agent(cluster.issuer, "pg-frozen-citizen"), carrier, LINH)
+    nodes = list(cluster.nodes.values())
+    pids = node_pids(cluster)
+    deadline = DB_STATEMENT_TIMEOUT_MS / 1000 + DEADLINE_MARGIN
+    bound = deadline + SLACK
+    numbers = {"deadline_s": deadline}
+    # A statement already running when the server freezes: a page waits on a table lock held
+    # by the test, so its SELECT is in flight (the server's statement_timeout would end it
+    # after 5 s, but the server is frozen before that).
+    locker = pg.connect()
+    locker.execute("LOCK TABLE clients IN ACCESS EXCLUSIVE MODE")
+    node = nodes[0]
+    with ThreadPoolExecutor(1) as pool:
+        in_flight = pool.submit(call, "GET", node.url + page_url())
+        try:
+            wait_until(lambda: locker.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND application_name = 'idp'").fetchone()[0], 3, 0.02, "a waiting statement")
+            pg.pause()
+            frozen = time.monotonic()
+            r, took = in_flight.result()
+            numbers["in_flight_statement_503_after_s"] = took
+            numbers["in_flight_after_freeze_s"] = time.monotonic() - frozen
+            assert is_503_page(r), (r.status_code, r.text[:300])
+            assert deadline - 1 < took < bound
+
+            down = time.monotonic()
+            for name, (to_503, slowest) in until_each(nodes, page_url, is_503_page,
+                                                      down).items():
+                numbers[f"node_{name}_time_to_503_s"] = to_503
+                numbers[f"node_{name}_slowest_request_s"] = slowest
+                assert slowest < bound
+            for node in nodes:
+                r, took = call("POST", node.url + "/token", data={
+                    "grant_type": "authorization_code", "code": auth.code,
+                    "redirect_uri": auth.params["redirect_uri"],
+                    "code_verifier": auth.verifier},
+                    auth=("dvc-daklak", "daklak-portal-demo-secret-2f6c9e81b4a7d035"))
+                assert is_temporarily_unavailable(r), (r.status_code, r.text[:300])
+                assert took < bound
+                numbers[f"node_{node.name}_token_s"] = took
+                r, took = call("GET", node.url + "/readyz")
+                assert r.status_code == 503 and r.json()["database"] == "down", r.text
+                assert took < bound
+                numbers[f"node_{node.name}_readyz_s"] = took
+                assert call("GET", node.url + "/healthz")[0].status_code == 200
+        finally:
+            pg.resume()
+            locker.close()  # rolls back: the lock goes
+    record_recovery(numbers, nodes, time.monotonic())
+    assert node_pids(cluster) == pids, "a node or worker was restarted"
+    # The code issued before the freeze redeems after it.
+    r = redeem(Agent(cluster.issuer, "pg-frozen-portal"), auth)
+    assert r.status_code == 200, r.text
+    assert_nothing_half_written(pg)
+    record("postgres_frozen", "SIGSTOP / SIGCONT every postgres process", numbers)
 
 
 # --------------------------------------------------------------------------- Redis
