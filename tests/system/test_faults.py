@@ -160,7 +160,7 @@ def test_postgres_frozen_is_bounded_by_the_client_deadline(cluster):
     (idp/dbdeadline.py: a statement gets statement_timeout + 2 s; a pre-ping the connect timeout;
     connecting libpq's connect_timeout) still gives every request its 503, and service
     resumes by itself after SIGCONT."""
-    from idp.db import DEADLINE_MARGIN
+    from idp.dbdeadline import DEADLINE_MARGIN
 
     pg, carrier = cluster.pg, cluster.carrier
     auth = login(Agent(cluster.issuer, "pg-frozen-citizen"), carrier, LINH)
