@@ -31,44 +31,41 @@ ensure_venv() {
     fi
 }
 
-# Browser tests (tests/browser) drive Debian's Chromium, never a downloaded one. When it is
-# missing and we are root, install it (bounded, quiet); otherwise those tests skip with a
-# message (and fail under CI=true, see tests/browser/conftest.py).
-ensure_chromium() {
-    local chromium="${IDP_TEST_CHROMIUM:-/usr/bin/chromium}"
-    [ -x "$chromium" ] && return 0
-    if [ "$chromium" = /usr/bin/chromium ] && [ "$(id -u)" -eq 0 ] \
+# ensure_debian_tool BINARY DEFAULT PACKAGE WHAT: when BINARY (an override of DEFAULT) is
+# missing and we are root on Debian, install PACKAGE (bounded, quiet, log under .venv/);
+# otherwise warn that WHAT will be skipped (they fail under CI=true, see their conftest.py).
+# Returns 0 when the tool was installed now (the caller may adjust the package).
+ensure_debian_tool() {
+    local binary="$1" default="$2" package="$3" what="$4" installed=1
+    [ -x "$binary" ] && return 1
+    if [ "$binary" = "$default" ] && [ "$(id -u)" -eq 0 ] \
             && command -v apt-get >/dev/null 2>&1; then
-        echo "installing Chromium for the browser tests (apt-get install chromium) ..." >&2
-        if ! timeout 900 sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-                apt-get install -y -qq chromium' >.venv/apt-chromium.log 2>&1; then
-            echo "warning: installing Chromium failed (log: .venv/apt-chromium.log)" >&2
+        echo "installing $package for the $what (apt-get install $package) ..." >&2
+        if timeout 900 sh -c "apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+                apt-get install -y -qq $package" >".venv/apt-$package.log" 2>&1; then
+            installed=0
+        else
+            echo "warning: installing $package failed (log: .venv/apt-$package.log)" >&2
         fi
     fi
-    [ -x "$chromium" ] || echo "warning: $chromium not found: browser tests will be skipped" \
+    [ -x "$binary" ] || echo "warning: $binary not found: $what will be skipped" \
         "(they fail under CI=true)" >&2
-    return 0
+    return $installed
+}
+
+# Browser tests (tests/browser) drive Debian's Chromium, never a downloaded one.
+ensure_chromium() {
+    ensure_debian_tool "${IDP_TEST_CHROMIUM:-/usr/bin/chromium}" /usr/bin/chromium chromium \
+        "browser tests" || true
 }
 
 # System tests (tests/system) put Debian's nginx in front of two IdP nodes as the load
-# balancer. When it is missing and we are root, install nginx-light (bounded, quiet);
-# otherwise those tests skip with a message (and fail under CI=true, see
-# tests/system/conftest.py). Only the binary is used: the tests run their own instance with
-# their own configuration, so the packaged service is stopped and disabled (systemd).
+# balancer. Only the binary is used: the tests run their own instance with their own
+# configuration, so the packaged service is stopped and disabled (systemd).
 ensure_nginx() {
-    local nginx="${IDP_TEST_NGINX:-/usr/sbin/nginx}"
-    [ -x "$nginx" ] && return 0
-    if [ "$nginx" = /usr/sbin/nginx ] && [ "$(id -u)" -eq 0 ] \
-            && command -v apt-get >/dev/null 2>&1; then
-        echo "installing nginx for the system tests (apt-get install nginx-light) ..." >&2
-        if ! timeout 600 sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-                apt-get install -y -qq nginx-light' >.venv/apt-nginx.log 2>&1; then
-            echo "warning: installing nginx failed (log: .venv/apt-nginx.log)" >&2
-        elif command -v systemctl >/dev/null 2>&1; then
-            systemctl disable --now nginx >/dev/null 2>&1 || true
-        fi
+    if ensure_debian_tool "${IDP_TEST_NGINX:-/usr/sbin/nginx}" /usr/sbin/nginx nginx-light \
+            "system tests" && command -v systemctl >/dev/null 2>&1; then
+        systemctl disable --now nginx >/dev/null 2>&1 || true
     fi
-    [ -x "$nginx" ] || echo "warning: $nginx not found: system tests will be skipped" \
-        "(they fail under CI=true)" >&2
     return 0
 }
