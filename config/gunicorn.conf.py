@@ -36,7 +36,7 @@ import shutil
 import sys
 import tempfile
 
-from idp.config import ConfigError, load_settings
+from idp.config import ConfigError, load_settings, validate
 
 
 def _int_env(name: str, default: int) -> int:
@@ -49,14 +49,14 @@ def _int_env(name: str, default: int) -> int:
         sys.exit(f"error: {name}: expected an integer, got {value!r}")
 
 
-def _settings() -> dict:
+def _checked(check, *args):
     try:
-        return load_settings()
+        return check(*args)
     except ConfigError as exc:  # one line, before any worker starts
         sys.exit(f"error: configuration: {exc}")
 
 
-_idp = _settings()
+_idp = _checked(load_settings)
 _sqlite = not _idp["database_url"] or _idp["database_url"].startswith("sqlite")
 
 # --- Sockets and processes -------------------------------------------------------------------
@@ -68,7 +68,7 @@ workers = _int_env("WEB_CONCURRENCY",
 # The application checks the worker count itself (SQLite + several workers is refused in
 # production): tell it the number actually used, then check once here, before forking.
 os.environ["WEB_CONCURRENCY"] = str(workers)
-_idp = _settings()
+_checked(validate, _idp)
 worker_class = "gthread"
 threads = _int_env("GUNICORN_THREADS", 4)
 # Each worker process holds its own database pool (db_pool_size + db_max_overflow

@@ -262,6 +262,17 @@ def _burn(flow_id: str) -> None:
         _store().cas(_key(flow_id), found[1], dict(found[0], h=None, burned=True))
 
 
+def failure_wait(failures: int, settings: dict) -> int:
+    """Seconds to wait after the `failures`-th consecutive wrong code: a 24-hour lock-out at
+    `otp_account_cap`, otherwise from every `otp_max_attempts`-th failure 30 s, doubling, at
+    most an hour; 0 in between."""
+    if failures >= settings["otp_account_cap"]:
+        return LOCKOUT_SECONDS
+    if failures % settings["otp_max_attempts"] == 0:
+        return min(30 * 2 ** (failures // settings["otp_max_attempts"] - 1), HOUR)
+    return 0
+
+
 def record_failure(citizen: Citizen | None, factor: str, phone: str | None = None) -> int:
     """Count one consecutive second-factor failure on the account (atomic UPDATE ...
     RETURNING) and apply the back-off / lock-out. Without an account (registration) the
@@ -273,11 +284,7 @@ def record_failure(citizen: Citizen | None, factor: str, phone: str | None = Non
         update(Citizen).where(Citizen.id == citizen.id)
         .values(otp_failures=Citizen.otp_failures + 1)
         .returning(Citizen.otp_failures)).scalar_one()
-    wait = 0
-    if failures >= s["otp_account_cap"]:
-        wait = LOCKOUT_SECONDS
-    elif failures % s["otp_max_attempts"] == 0:
-        wait = min(30 * 2 ** (failures // s["otp_max_attempts"] - 1), HOUR)
+    wait = failure_wait(failures, s)
     if wait:
         until = now() + wait
         # Never shorten a lock another request just wrote (e.g. the 24-hour lock-out).

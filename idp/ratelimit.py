@@ -11,7 +11,7 @@ gives 503 (web.py), never an unlimited service.
 """
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, request
 from flask_limiter import Limiter
 
 from .web import client_ip
@@ -53,5 +53,4 @@ def init_app(app: Flask) -> Limiter:
 
 
 def _exempt() -> bool:
-    from flask import request
     return request.endpoint in EXEMPT_ENDPOINTS

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 import redis
-from flask import Flask, g, jsonify, render_template, request
+from flask import Flask, g, jsonify, make_response, render_template, request
 from flask_babel import Babel, gettext as _
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from limits.errors import StorageError
@@ -189,10 +189,9 @@ def init_app(app: Flask) -> None:
 
 
 def _unavailable(status: int = 503):
-    response = render_error(status, _("Hệ thống tạm thời gián đoạn"),
-                            _("Hệ thống đang bận hoặc tạm thời gián đoạn. Vui lòng thử lại sau "
-                              "ít phút."))
+    response = make_response(render_error(
+        status, _("Hệ thống tạm thời gián đoạn"),
+        _("Hệ thống đang bận hoặc tạm thời gián đoạn. Vui lòng thử lại sau ít phút.")))
     if status == 503:
-        body, code, *headers = response if isinstance(response, tuple) else (response, status)
-        return body, code, {**(headers[0] if headers else {}), "Retry-After": "5"}
+        response.headers["Retry-After"] = "5"
     return response

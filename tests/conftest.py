@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, text  # noqa: E402
 from idp import create_app  # noqa: E402
 from idp.db import db  # noqa: E402
 
-from .helpers import seed  # noqa: E402
+from .helpers import ISSUER, seed  # noqa: E402
 
 PG_URL = os.environ.get("IDP_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("IDP_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -103,13 +103,14 @@ def database_url(request, tmp_path, monkeypatch):
     return request.getfixturevalue("pg_database")
 
 
+# Request-rate limits off: every test client is 127.0.0.1 (test_ratelimit.py tests them).
+TEST_SETTINGS = {"env": "test", "test_hooks": 1, "issuer": ISSUER,
+                 "secret_key": "t" * 40, "rate_limit_pages": "", "rate_limit_captcha": ""}
+
+
 def make_app(database_url: str, **overrides):
-    # Request-rate limits off: every test client is 127.0.0.1 (test_ratelimit.py tests them).
-    settings = {"env": "test", "test_hooks": 1, "database_url": database_url,
-                "issuer": "http://127.0.0.1:5000", "secret_key": "t" * 40,
-                "rate_limit_pages": "", "rate_limit_captcha": ""}
-    settings.update(overrides)
-    app = create_app(settings)
+    """An app on fresh, seeded tables."""
+    app = create_app({**TEST_SETTINGS, "database_url": database_url, **overrides})
     with app.app_context():
         db.drop_all()
         db.create_all()

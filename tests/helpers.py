@@ -5,6 +5,7 @@ import base64
 import hashlib
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -186,6 +187,19 @@ def last_code(app, phone: str) -> str:
 
 def basic(client_id="portal", secret=SECRET) -> dict:
     return {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
+
+
+class FrozenClock:
+    """A stand-in for a module's `now`: stands still until the test advances it."""
+
+    def __init__(self):
+        self.t = time.time()
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+
+    def __call__(self) -> float:
+        return self.t
 
 
 def ephemeral_keys(app, prefix: str) -> list[str]:

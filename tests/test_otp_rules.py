@@ -28,8 +28,8 @@ from idp.crypto import hash_password
 from idp.db import db
 from idp.models import AuthMethod, Citizen, SsoSession
 
-from .conftest import make_app, require_redis
-from .helpers import (CITIZEN, ISSUER, PORTAL_CB, Person, auth_params, authorize, follow_to_login,
+from .conftest import TEST_SETTINGS, make_app, require_redis
+from .helpers import (CITIZEN, PORTAL_CB, Person, auth_params, authorize, follow_to_login,
                       hidden, login_and_get_code, login_form_submit, pkce_pair)
 
 # The pages' messages (idp/flows/second_factor.py), Vietnamese by default.
@@ -76,10 +76,7 @@ def idp(request, tmp_path_factory):
             if not apps:
                 apps[key] = make_app(url, **settings)  # fresh tables, seeded
             else:
-                apps[key] = create_app({"env": "test", "test_hooks": 1, "database_url": url,
-                                        "issuer": ISSUER, "secret_key": "t" * 40,
-                                        "rate_limit_pages": "", "rate_limit_captcha": "",
-                                        **settings})
+                apps[key] = create_app({**TEST_SETTINGS, "database_url": url, **settings})
         return apps[key]
 
     yield get

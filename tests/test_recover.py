@@ -21,7 +21,7 @@ from idp.db import db
 from idp.flows import recover as recover_flow
 from idp.models import Citizen, SsoSession, Token
 
-from .helpers import (CITIZEN, CITIZEN2, PORTAL_CB, authorize, auth_params, basic,
+from .helpers import (CITIZEN, CITIZEN2, PORTAL_CB, FrozenClock, authorize, auth_params, basic,
                       follow_to_login, form_action, hidden, last_code, login_and_get_code,
                       login_form_submit, pkce_pair, query, token_request)
 
@@ -29,23 +29,11 @@ UNKNOWN = "079199000123"  # well-formed, no account
 NEW_PASSWORD = "mua-xuan-tren-cao-nguyen-2025"
 
 
-class Clock:
-    """A clock for otp.py and the recover flow (the store keeps real time: its records
-    outlive what they hold, and the holders compare their own instants)."""
-
-    def __init__(self):
-        self.t = time.time()
-
-    def advance(self, seconds: float) -> None:
-        self.t += seconds
-
-    def __call__(self) -> float:
-        return self.t
-
-
 @pytest.fixture
 def clock(monkeypatch):
-    c = Clock()
+    """A clock for otp.py and the recover flow (the store keeps real time: its records
+    outlive what they hold, and the holders compare their own instants)."""
+    c = FrozenClock()
     monkeypatch.setattr(otp, "now", c)
     monkeypatch.setattr(recover_flow, "now", c)
     return c

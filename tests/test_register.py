@@ -9,7 +9,6 @@ import datetime as dt
 import json
 import re
 import threading
-import time
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -22,7 +21,8 @@ from idp.db import db
 from idp.models import AuditEvent, AuthMethod, Citizen
 
 from .conftest import free_port, make_app
-from .helpers import (CITIZEN, PORTAL_CB, authorize, auth_params, follow_to_login,
+from .helpers import (CITIZEN, PORTAL_CB, FrozenClock, authorize, auth_params,
+                      follow_to_login,
                       form_action, hidden, last_code, pkce_pair, query, token_request)
 
 REGISTRY = """msisdn,id_number,full_name,birth_date
@@ -36,17 +36,6 @@ NGOC = {"full_name": "Trần Thị Bích Ngọc", "id_number": "066192018305",
         "birth_date": "1992-11-02", "gender": "female", "phone": "0352718406",
         "email": "ngoc@example.vn", "consent": "yes"}
 PASSWORD = "doi-thong-xanh-ngat-tren-nui-2025"
-
-
-class Clock:
-    def __init__(self):
-        self.t = time.time()
-
-    def advance(self, seconds: float) -> None:
-        self.t += seconds
-
-    def __call__(self) -> float:
-        return self.t
 
 
 @pytest.fixture
@@ -67,7 +56,7 @@ def app(database_url, registry):
 
 @pytest.fixture
 def clock(monkeypatch):
-    c = Clock()
+    c = FrozenClock()
     monkeypatch.setattr(otp, "now", c)
     return c
 

@@ -209,14 +209,9 @@ class RecoverFlow(base.FlowKind):
 
     def _count_failure(self, flow, citizen: Citizen | None) -> None:
         """otp.record_failure's schedule, per ID-number string (module docstring)."""
-        s = _settings()
         key = "reset-fail:" + flow.data["idh"]
         failures = _store().incr(key, DAY)
-        wait = 0
-        if failures >= s["otp_account_cap"]:
-            wait = DAY
-        elif failures % s["otp_max_attempts"] == 0:
-            wait = min(30 * 2 ** (failures // s["otp_max_attempts"] - 1), HOUR)
+        wait = otp.failure_wait(failures, _settings())
         if wait:
             _store().put(key + ":lock", {"until": now() + wait}, wait)
         audit.record("recover.code_failure", citizen_id=citizen.id if citizen else None,
