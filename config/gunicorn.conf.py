@@ -130,16 +130,6 @@ def post_worker_init(worker):
     worker.set_accept_enabled = set_accept_enabled
 
 
-def worker_exit(server, worker):
-    """Before a worker process ends (graceful shutdown, reload): deliver the back-channel
-    logout tokens still queued in it (idp/logout.py), within a bound."""
-    try:
-        from idp import logout
-    except ImportError:
-        return
-    logout.sender.drain(timeout=10)
-
-
 def child_exit(server, worker):
     """A worker exited: let the metrics module mark its live gauges dead (if it exists)."""
     try:

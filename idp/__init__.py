@@ -35,7 +35,8 @@ def create_app(overrides: dict | None = None) -> Flask:
         # Use psycopg 3 (the pinned driver) for plain postgresql:// URLs.
         app.config["SQLALCHEMY_DATABASE_URI"] = settings["database_url"].replace(
             "postgresql://", "postgresql+psycopg://", 1)
-    instance.mkdir(parents=True, exist_ok=True)
+    from .fileperms import private_dir
+    private_dir(instance, tighten_existing=instance == ROOT / "instance")  # 0700 (issue 11 item 6)
 
     from .db import db, engine_options, migrate
     from .dbdeadline import bound_waits, deadlines
@@ -63,9 +64,10 @@ def create_app(overrides: dict | None = None) -> Flask:
         bound_waits(db.engine, *deadlines(settings))  # PostgreSQL: client-side deadlines
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
 
-    from . import session as sso, web
+    from . import device, session as sso, web
     web.init_app(app)
     sso.init_app(app)
+    device.init_app(app)
 
     from .keys import KeyRing, load_kek
     app.extensions["idp.keyring"] = KeyRing(
@@ -75,9 +77,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     from . import store
     store.init_app(app)
 
-    from . import kyc, sms
+    from . import kyc, outbox, sms
     sms.init_app(app)
     kyc.init_app(app)
+    outbox.init_app(app)  # before logout: it registers the back-channel handler
 
     from . import maintenance, oauth2
     oauth2.init_app(app)

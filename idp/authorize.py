@@ -86,6 +86,7 @@ class ReadParams:
     duplicate: str | None = None
     too_long: str | None = None
     control: str | None = None
+    state: str | None = None  # as sent, even when refused: every error redirect carries it
 
 
 def read_params() -> ReadParams:
@@ -100,6 +101,8 @@ def read_params() -> ReadParams:
         value = values[0]
         if value == "":
             continue  # RFC 6749 §3.1: a parameter sent without a value is omitted
+        if key == "state":
+            out.state = value
         if len(value) > MAX_PARAM:
             out.too_long = out.too_long or key
             continue
@@ -199,7 +202,12 @@ def authorize():
         client, redirect_uri = check_client_and_redirect(read)
     except PageError as exc:
         return error_page(exc.message)
-    state = params.get("state")
+    # The state goes back exactly as sent (percent-encoded, control characters and all) in
+    # every error redirect, or the request ends on a page: never a redirect without it. One
+    # too long to store is too long to echo safely (proxies' header limits): a page.
+    state = read.state
+    if state is not None and len(state) > MAX_PARAM:
+        return error_page(_("Yêu cầu có tham số không hợp lệ."))
     try:
         check_request(read, client)
     except RedirectError as exc:

@@ -7,7 +7,17 @@ the challenge is ours. One challenge is one ephemeral record, `captcha:<id>`:
      "s": the answer sealed with AES-GCM,    # what the image/audio routes draw
      "kind": "image" | "audio",
      "exp": absolute expiry (epoch seconds),  # so replacing the answer never extends its life
-     "plays": audio renders so far}
+     "plays": audio renders so far,
+     "b": the browser binding (session.browser_binding) of the page that fetched it,
+     "to": the flow id it was shown in ("" for a page outside flows, e.g. /lost-phone),
+     "p": its purpose (login, register, recover, lost_phone),
+     "hard": true for a longer challenge (LENGTH_HARD; issue(hard=True), which verify(hard=True)
+             alone accepts: an ID number under a guessing attack, flows/login.py)}
+
+- A challenge is bound to the browser, the flow and the purpose that fetched it: `verify()`
+  refuses an answer sent from another browser (one solved by someone else, relayed), in
+  another flow or for another purpose, even when the answer is right. The refresh button
+  keeps the binding of the challenge it replaces.
 
 - The id is 128 random bits (`secrets.token_urlsafe(16)`); nothing about the answer ever
   reaches the client except the picture/sound.
@@ -46,10 +56,14 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import Blueprint, Response, abort, current_app, jsonify, request, url_for
 
 from .db import now
+from .session import browser_binding
 
 # No 0/o, 1/l/i: glyphs people confuse in a distorted picture.
 ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
 LENGTH = 6
+# A "hard" challenge (an ID number under a guessing attack, flows/login.py): longer, so a
+# solving service or a human farm pays more per guess; its record carries "hard": true.
+LENGTH_HARD = 8
 MAX_AUDIO_PLAYS = 3
 _ID = re.compile(r"[A-Za-z0-9_-]{16,64}\Z")
 
@@ -119,18 +133,34 @@ def _record(captcha_id: str, answer: str, kind: str, exp: float, plays: int = 0)
             "exp": exp, "plays": plays}
 
 
-def issue(store, ttl: float) -> str:
-    """Creates a challenge valid for `ttl` seconds and returns its id."""
+def _binding(bound_to: str | None, purpose: str | None) -> dict:
+    return {"b": browser_binding(), "to": bound_to or "", "p": purpose or ""}
+
+
+def _same_binding(record: dict, bound_to: str | None, purpose: str | None) -> bool:
+    """Constant-time, and every part compared (no early exit)."""
+    return all([hmac.compare_digest(str(record.get(k, "")).encode(), v.encode())
+                for k, v in _binding(bound_to, purpose).items()])
+
+
+def issue(store, ttl: float, *, bound_to: str | None = None, purpose: str | None = None,
+          hard: bool = False) -> str:
+    """Creates a challenge valid for `ttl` seconds and returns its id, bound to this browser,
+    to the flow `bound_to` and to `purpose` (module docstring)."""
     captcha_id = secrets.token_urlsafe(16)
-    answer = "".join(secrets.choice(ALPHABET) for _ in range(LENGTH))
-    store.put(_key(captcha_id), _record(captcha_id, answer, "image", now() + ttl), ttl)
+    answer = "".join(secrets.choice(ALPHABET) for _ in range(LENGTH_HARD if hard else LENGTH))
+    store.put(_key(captcha_id), {**_record(captcha_id, answer, "image", now() + ttl),
+                                 **_binding(bound_to, purpose),
+                                 **({"hard": True} if hard else {})}, ttl)
     if _test_hooks():
         store.put(_hook_key(captcha_id), {"a": answer}, ttl)
     return captcha_id
 
 
-def verify(store, captcha_id: str | None, answer: str | None) -> bool:
-    """True when `answer` solves the challenge. Any call consumes it (single use)."""
+def verify(store, captcha_id: str | None, answer: str | None, *, bound_to: str | None = None,
+           purpose: str | None = None, hard: bool = False) -> bool:
+    """True when `answer` solves the challenge and this browser, flow `bound_to` and `purpose`
+    are the ones it was issued to. Any call consumes it (single use)."""
     if not captcha_id or not _ID.match(captcha_id):
         return False
     # Atomic check-and-delete: of two concurrent attempts, only one gets the record.
@@ -139,7 +169,10 @@ def verify(store, captcha_id: str | None, answer: str | None) -> bool:
         store.delete(_hook_key(captcha_id))
     if not record or not answer or not normalize(answer):
         return False
-    return hmac.compare_digest(_digest(answer), record.get("h", ""))
+    right = hmac.compare_digest(_digest(answer), record.get("h", ""))
+    if hard and not record.get("hard"):  # `hard`: only a challenge issued hard counts
+        right = False
+    return _same_binding(record, bound_to, purpose) and right
 
 
 def discard(store, captcha_id: str | None) -> None:
@@ -188,9 +221,11 @@ def audio(captcha_id: str):
         abort(429)
     digits = _unseal(captcha_id, record.get("s", "")) if record.get("kind") == "audio" else None
     if not digits:
-        digits = "".join(secrets.choice("0123456789") for _ in range(LENGTH))
+        length = LENGTH_HARD if record.get("hard") else LENGTH
+        digits = "".join(secrets.choice("0123456789") for _ in range(length))
     remaining = record.get("exp", 0) - now()
-    new = _record(captcha_id, digits, "audio", record.get("exp", 0), record.get("plays", 0) + 1)
+    new = {**record, **_record(captcha_id, digits, "audio", record.get("exp", 0),
+                               record.get("plays", 0) + 1)}  # the binding stays
     # Compare-and-swap: a challenge consumed meanwhile by verify() is not brought back.
     if remaining <= 0 or not store.cas(_key(captcha_id), rev, new, ttl=remaining):
         abort(404)
@@ -201,12 +236,24 @@ def audio(captcha_id: str):
 
 @captcha_bp.post("/captcha/refresh")
 def refresh():
-    """A new challenge for the refresh button (JSON); CSRF-checked by the app's CSRFProtect."""
+    """A new challenge for the refresh button (JSON); CSRF-checked by the app's CSRFProtect.
+    It inherits the flow and purpose of the live challenge it replaces, in this browser only;
+    otherwise 404, and idp.js falls back to reloading the page (which issues a bound one)."""
     data = request.get_json(silent=True) or request.form
     old = data.get("captcha_id") if hasattr(data, "get") else None
     store = _store()
-    discard(store, old if isinstance(old, str) else None)
-    captcha_id = issue(store, current_app.config["IDP"]["captcha_ttl"])
+    record = None
+    if isinstance(old, str) and _ID.match(old):
+        record = store.take(_key(old))
+        discard(store, old)
+    if not record or not hmac.compare_digest(str(record.get("b", "")).encode(),
+                                             browser_binding().encode()):
+        response = jsonify({"error": "not_found"})
+        response.status_code, response.headers["Cache-Control"] = 404, "no-store"
+        return response
+    captcha_id = issue(store, current_app.config["IDP"]["captcha_ttl"],
+                       bound_to=record.get("to") or None, purpose=record.get("p") or None,
+                       hard=bool(record.get("hard")))
     response = jsonify(urls(captcha_id))
     response.headers["Cache-Control"] = "no-store"
     return response

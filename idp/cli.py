@@ -26,7 +26,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from . import validation
-from .config import ConfigError
+from .config import ConfigError, load_settings
 from .db import db, now
 from .validation import ValidationError
 
@@ -247,10 +247,17 @@ def read_json_lines(path: str) -> list[tuple[int, object]]:
 
 def _validate_client(path, line: int, data, key_lines: dict[str, int]) -> tuple[dict, str | None]:
     try:
-        meta = validation.validate_client_metadata(data)
+        meta = validation.validate_client_metadata(data, _backchannel_check())
     except ValidationError as exc:
         raise InputError(path, key_lines.get(exc.field, line), exc.message, exc.field) from None
     return meta, validation.client_secret_of(data)
+
+
+def _backchannel_check():
+    """Where logout tokens may go, as this deployment's configuration says (idp/netguard.py)."""
+    from .netguard import Policy, check_url
+    policy = Policy.from_settings(current_app.config["IDP"])
+    return lambda uri: check_url(uri, policy.allowed_hosts, policy.production)
 
 
 def _store_client(meta: dict, secret: str | None, existing=None):
@@ -360,10 +367,32 @@ def main():
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
 
+def _refuse_demo_in_production() -> None:
+    """The demo clients and citizens have published secrets and passwords: never load them
+    into a production database. Checked before anything is created or written."""
+    if has_app_context() or click.get_current_context().find_object(ScriptInfo) is not None:
+        settings = _load_app().config["IDP"]
+    else:
+        try:
+            settings = load_settings()
+        except ConfigError as exc:
+            raise CliError(f"configuration: {exc}") from None
+    if settings["env"] == "production":
+        raise CliError("`idp init --demo` is refused with IDP_ENV=production (the demo clients "
+                       "and citizens have published secrets); run `idp init` without --demo")
+
+
 @main.command(help="Create or upgrade the schema; create the first signing keys if none.")
-@click.option("--demo", is_flag=True, help="Also load the demo clients and citizens.")
-@operator_command(needs_schema=False)
+@click.option("--demo", is_flag=True, help="Also load the demo clients and citizens "
+                                           "(refused in production).")
 def init(demo: bool):
+    if demo:
+        _refuse_demo_in_production()
+    _init(demo)
+
+
+@operator_command(needs_schema=False)
+def _init(demo: bool):
     from .keys import ensure_keys, load_kek
     click.echo(_upgrade_schema())
     kek = load_kek(current_app.config["IDP"], create=True)
@@ -474,7 +503,7 @@ def clients_add(third_party: bool, secret: str | None, **options):
     if secret is not None or generated:
         data["client_secret"] = secret if secret is not None else secrets.token_urlsafe(32)
     try:
-        meta = validation.validate_client_metadata(data)
+        meta = validation.validate_client_metadata(data, _backchannel_check())
     except ValidationError as exc:
         raise CliError(str(exc)) from None
     if db.session.scalar(select(Client.id).where(Client.client_id == meta["client_id"])):
@@ -774,6 +803,23 @@ def audit_list(prefix: str | None, id_number: str | None, client_id: str | None,
                           f"client={event.client_id or '-'}", f"ip={event.ip or '-'}",
                           _detail_text(detail)])
         click.echo(_masked(line).rstrip())
+
+
+# --- Outbox delivery (idp/outbox.py, idp/worker.py) -------------------------------------------
+
+@main.command("worker", help="Deliver the outbox (SMS notices and reset codes, back-channel "
+                             "logouts) until SIGTERM; dead letters are audited as outbox.dead.")
+@click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
+@click.option("--status", is_flag=True, help="Print the rows per state and the latest dead "
+                                             "letters, then exit.")
+@operator_command()
+def worker(once: bool, status: bool):
+    from . import worker as outbox_worker
+    if status:
+        for line in outbox_worker.status_lines():
+            click.echo(_masked(line))
+        return
+    outbox_worker.run(once)
 
 
 def register_flask_commands(app: Flask) -> None:

@@ -26,6 +26,12 @@ class ConfigError(ValueError):
 
 
 def _coerce(key: str, value, default):
+    if isinstance(default, list):
+        # A TOML list, or from the environment a comma-separated string ("a.vn,b.vn").
+        items = value if isinstance(value, list) else str(value).split(",")
+        if not all(isinstance(item, str) for item in items):
+            raise ConfigError(f"{key}: expected a list of strings, got {value!r}")
+        return [item.strip() for item in items if item.strip()]
     if isinstance(default, bool):
         if isinstance(value, bool):
             return value
@@ -120,6 +126,7 @@ def validate(s: dict) -> None:
         raise ConfigError("code_ttl: must be between 1 and 600 seconds (RFC 6749 §4.1.2)")
     for key in ("access_token_ttl", "id_token_ttl", "refresh_token_ttl", "flow_ttl",
                 "captcha_ttl", "session_ttl", "session_idle_ttl", "login_max_failures",
+                "login_id_ceiling", "login_ceiling_delay", "device_cookie_ttl",
                 "jwks_max_age", "key_refresh_interval"):
         if s[key] <= 0:
             raise ConfigError(f"{key}: must be positive")
@@ -148,6 +155,9 @@ def validate(s: dict) -> None:
                                   f"{s[key]!r}") from None
     if s["default_locale"] not in {"vi", "en"}:
         raise ConfigError("default_locale: must be vi or en")
+    _validate_sms_budgets(s)
+    _validate_outbox(s)
+    _validate_hardening(s)
     if s["env"] == "production":
         if s["test_hooks"]:
             raise ConfigError("production: IDP_TEST_HOOKS must be 0")
@@ -163,3 +173,61 @@ def validate(s: dict) -> None:
             workers = int(os.environ.get("WEB_CONCURRENCY", "1") or 1)
             if workers > 1:
                 raise ConfigError("production: SQLite cannot serve more than one worker")
+
+
+# --- Issue 11 item 6 (low-severity hardening): outside URLs, metrics token.
+
+def _validate_hardening(s: dict) -> None:
+    for host in s["backchannel_logout_allowed_hosts"]:
+        if not (_is_ip(host) or all(c.isalnum() or c in ".-_" for c in host)):
+            raise ConfigError("backchannel_logout_allowed_hosts: host names or IP addresses "
+                              f"only (no scheme, port or path), got {host!r}")
+    if s["env"] != "production":
+        return
+    for key, provider in (("sms_http_url", "sms_provider"), ("kyc_http_url", "kyc_provider")):
+        if s[provider] == "http" and urlsplit(s[key]).scheme != "https":
+            raise ConfigError(f"production: {key} must be an https:// URL "
+                              "(codes and personal data cross the network)")
+    if s["metrics_token"] and len(s["metrics_token"]) < 32:
+        raise ConfigError("production: IDP_METRICS_TOKEN must be at least 32 characters "
+                          "(empty: /metrics disabled)")
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return True
+    except ValueError:
+        return False
+
+
+# --- Issue 11 item 2: SMS budgets per purpose (idp/sms_budget.py).
+
+def _validate_sms_budgets(s: dict) -> None:
+    for key in ("sms_budget_per_phone", "sms_budget_per_phone_unauthenticated",
+                "sms_budget_per_phone_notify", "sms_budget_per_ip", "sms_budget_global"):
+        if s[key] < 0:
+            raise ConfigError(f"{key}: must be 0 or more")
+    unauthenticated = s["sms_budget_global_unauthenticated_share"]
+    notify = s["sms_budget_global_notify_share"]
+    if not 0 <= unauthenticated <= notify <= 1:
+        raise ConfigError("sms_budget_global_unauthenticated_share ≤ "
+                          "sms_budget_global_notify_share: both between 0 and 1 (anonymous "
+                          "codes are shed first, logins last)")
+
+
+# --- Issue 11 item 4: the outbox and its workers (idp/outbox.py).
+
+def _validate_outbox(s: dict) -> None:
+    for key in ("outbox_poll_interval", "outbox_backoff", "backchannel_timeout"):
+        if s[key] <= 0:
+            raise ConfigError(f"{key}: must be positive")
+    if s["outbox_max_attempts"] < 1:
+        raise ConfigError("outbox_max_attempts: must be at least 1")
+    if s["outbox_inline_worker"] not in {"auto", "on", "off"}:
+        raise ConfigError("outbox_inline_worker: must be auto, on or off")
+    longest = max(s["sms_timeout"], s["backchannel_timeout"])
+    if s["outbox_lease_seconds"] <= longest:
+        raise ConfigError(f"outbox_lease_seconds: must exceed the longest delivery "
+                          f"(sms_timeout, backchannel_timeout: {longest} s), or a slow "
+                          f"delivery would be taken over and sent twice")

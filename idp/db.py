@@ -12,6 +12,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase
 
+from .fileperms import private_sqlite
+
 
 class Base(DeclarativeBase):
     # Named constraints, so later migrations can alter them (SQLite batch mode needs names).
@@ -37,6 +39,8 @@ def now() -> float:
 
 def engine_options(url: str, settings: dict) -> dict:
     if url.startswith("sqlite"):
+        # Created 0600 before SQLite opens it, so it (and its -wal/-shm) never is world-readable.
+        private_sqlite(url)
         # One writer at a time: wait instead of failing at once with "database is locked".
         return {"connect_args": {"timeout": 15, "check_same_thread": False}}
     # Every wait is bounded, so a database that is gone gives a 503 within seconds:

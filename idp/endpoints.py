@@ -92,10 +92,34 @@ def _repeated_parameter() -> Response | None:
     return None
 
 
+# Credentials of a client authentication method other than HTTP Basic, sent in the body.
+BODY_CLIENT_CREDENTIALS = ("client_secret", "client_assertion", "client_assertion_type")
+
+
+def _several_client_auth_methods() -> Response | None:
+    """RFC 6749 §2.3: a client MUST NOT use more than one authentication method in a request.
+    HTTP Basic *and* a secret (or assertion) in the body is refused as invalid_request, before
+    either is checked (a `client_id` alone in the body is not a method)."""
+    scheme = request.headers.get("Authorization", "").partition(" ")[0]
+    if scheme.lower() != "basic":
+        return None
+    if not any(request.form.get(name) or request.args.get(name)
+               for name in BODY_CLIENT_CREDENTIALS):
+        return None
+    body = json.dumps({"error": "invalid_request",
+                       "error_description": "More than one client authentication method"})
+    return Response(body, 400, headers=NO_STORE, content_type="application/json")
+
+
+def _refused_client_request() -> Response | None:
+    refused = _repeated_parameter()
+    return refused if refused is not None else _several_client_auth_methods()
+
+
 @bp.post("/token")
 @csrf.exempt
 def token():
-    if (refused := _repeated_parameter()) is not None:
+    if (refused := _refused_client_request()) is not None:
         return refused
     response = oauth2.server().create_token_response()
     response.headers.update(NO_STORE)
@@ -105,7 +129,7 @@ def token():
 @bp.post("/revoke")
 @csrf.exempt
 def revoke():
-    if (refused := _repeated_parameter()) is not None:
+    if (refused := _refused_client_request()) is not None:
         return refused
     return oauth2.server().create_endpoint_response("revocation")
 
@@ -113,7 +137,7 @@ def revoke():
 @bp.post("/introspect")
 @csrf.exempt
 def introspect():
-    if (refused := _repeated_parameter()) is not None:
+    if (refused := _refused_client_request()) is not None:
         return refused
     return oauth2.server().create_endpoint_response("introspection")
 
@@ -129,10 +153,17 @@ def _bearer_error(error: str, description: str, status: int) -> Response:
 @csrf.exempt
 def userinfo():
     """OIDC Core §5.3: bearer token in the Authorization header (or, for POST, the form body
-    per RFC 6750 §2.2); JSON claims for the token's scope."""
+    per RFC 6750 §2.2); JSON claims for the token's scope. A token sent by more than one
+    method (header, body, query) is an invalid_request (RFC 6750 §2, §3.1)."""
     auth = request.headers.get("Authorization", "")
     scheme, _, value = auth.partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
+    header_token = scheme.lower() == "bearer" and bool(value.strip())
+    sent = [header_token] + [bool(v) for v in request.form.getlist("access_token")] + \
+        [bool(v) for v in request.args.getlist("access_token")]
+    if sum(sent) > 1:
+        return _bearer_error("invalid_request",
+                             "The access token was sent by more than one method", 400)
+    if header_token:
         access_token = value.strip()
     elif request.method == "POST" and request.form.get("access_token") and not auth:
         access_token = request.form["access_token"]

@@ -27,6 +27,7 @@ from joserfc.jwk import ECKey, KeySet, RSAKey
 from sqlalchemy import select
 
 from .db import db, now
+from .fileperms import private_dir, tighten
 from .models import SigningKey
 
 ALGORITHMS = ("ES256", "RS256")
@@ -58,6 +59,10 @@ def load_kek(settings: dict, create: bool = False) -> bytes:
         if not create:
             raise KeyError_(f"no key-encryption key at {path}: run `idp init`")
         _create_file_once(path, base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("="))
+    else:  # made by an older version: 0600 in a 0700 keys/ (issue 11 item 6)
+        tighten(path)
+        if path.parent == KEYS_DIR:
+            tighten(KEYS_DIR)
     kek = _b64d(path.read_text().strip())
     if len(kek) != 32:
         raise KeyError_(f"{path} does not hold a 32-byte key")
@@ -67,7 +72,7 @@ def load_kek(settings: dict, create: bool = False) -> bytes:
 def _create_file_once(path: Path, content: str) -> None:
     """Write a complete file under `path` unless one exists; safe when several processes
     start at once (the first link wins, the others read its content)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent, tighten_existing=path.parent == KEYS_DIR)  # 0700 (issue 11 item 6)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".kek-")
     try:
         with os.fdopen(fd, "w") as fh:

@@ -26,21 +26,19 @@ is sent a logout token. Password reset and recovery approval (recovery.revoke_al
 "sign out the other sessions" (account page) revoke all tokens themselves and call
 `end_sessions(..., revoke_tokens=False)` for the notifications.
 
-Back-channel delivery never blocks the user: the logout tokens are signed in the request, the
-POSTs run on a small per-process thread pool (`sender`), each with a short timeout, bounded
-retries with exponential backoff, no redirects followed; 200 and 204 are success. Outcomes
-are audited (`backchannel.delivered` / `backchannel.failed`). Tests wait with
-`sender.drain(timeout)`.
+Back-channel delivery never blocks the user and survives the node: `end_sessions` writes one
+outbox row per (session, portal) in the transaction that revokes the sessions, and `idp
+worker` delivers them (idp/outbox.py: at least once, bounded retries with exponential
+backoff, a dead letter after `outbox_max_attempts`). The token's jti is the row's message id,
+fixed at that moment; the token is signed at each attempt (fresh iat/exp, same jti), POSTed
+with `backchannel_timeout`, no redirects followed; 200 and 204 are success. Outcomes are
+audited (`backchannel.delivered` / `backchannel.failed`, and `outbox.dead`).
 """
 from __future__ import annotations
 
 import http.client
 import logging
-import os
 import ssl
-import threading
-import time
-from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from flask import (Blueprint, current_app, g, redirect, render_template, request)
@@ -49,7 +47,7 @@ from flask_wtf.csrf import validate_csrf
 from sqlalchemy import select, update
 from wtforms.validators import ValidationError
 
-from . import audit, session as sso
+from . import audit, outbox, session as sso
 from .crypto import random_token
 from .db import db, now
 from .models import Citizen, Client, SessionClient, SsoSession, Token
@@ -65,76 +63,15 @@ MAX_PARAM = 4096
 
 # --------------------------------------------------------------------------- back-channel
 
-class Sender:
-    """Delivers logout tokens in the background (per process, created lazily, recreated
-    after a fork)."""
-
-    def __init__(self, workers: int = 4, timeout: float = 3.0, tries: int = 3,
-                 backoff: float = 0.5):
-        self.workers = workers
-        self.timeout = timeout  # per attempt: connect and each read
-        self.tries = tries
-        self.backoff = backoff  # seconds before the 2nd try, doubled for each next one
-        self._pool: ThreadPoolExecutor | None = None
-        self._pid = None
-        self._lock = threading.Lock()
-        self._idle = threading.Condition(self._lock)
-        self._pending = 0
-
-    def _executor(self) -> ThreadPoolExecutor:
-        if self._pool is None or self._pid != os.getpid():
-            self._pool = ThreadPoolExecutor(max_workers=self.workers,
-                                            thread_name_prefix="backchannel")
-            self._pid = os.getpid()
-            self._pending = 0
-        return self._pool
-
-    def submit(self, app, uri: str, token: str, client_id: str, citizen_id: int | None):
-        with self._lock:
-            pool = self._executor()
-            self._pending += 1
-        try:
-            pool.submit(self._run, app, uri, token, client_id, citizen_id)
-        except RuntimeError:  # interpreter shutting down
-            with self._lock:
-                self._pending -= 1
-                self._idle.notify_all()
-
-    def drain(self, timeout: float = 30.0) -> bool:
-        """Wait until every queued delivery has finished (succeeded or given up)."""
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            while self._pending:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._idle.wait(left)
-        return True
-
-    def _run(self, app, uri, token, client_id, citizen_id):
-        try:
-            attempts, outcome = 0, ""
-            for attempt in range(1, self.tries + 1):
-                attempts = attempt
-                outcome = post_logout_token(uri, token, self.timeout)
-                if outcome in ("200", "204"):
-                    break
-                if attempt < self.tries:
-                    time.sleep(self.backoff * 2 ** (attempt - 1))
-            ok = outcome in ("200", "204")
-            try:
-                with app.app_context():
-                    audit.record("backchannel.delivered" if ok else "backchannel.failed",
-                                 citizen_id=citizen_id, client_id=client_id,
-                                 attempts=attempts, result=outcome)
-                    db.session.remove()
-            except Exception:  # noqa: BLE001 - the audit store may be gone (tests, shutdown)
-                log.warning("back-channel logout to %s: %s after %d attempts (not audited)",
-                            client_id, outcome, attempts)
-        finally:
-            with self._lock:
-                self._pending -= 1
-                self._idle.notify_all()
+def deliver(message, payload: dict) -> tuple[bool, str]:
+    """Outbox handler (idp/outbox.py) of one back-channel logout: the token is signed now,
+    with the jti fixed when the row was written (so a portal sees one jti however many
+    attempts it takes) and a fresh iat/exp (a retry an hour later is still a valid token)."""
+    token = logout_token(message.client_id, payload["alg"], payload["sub"], payload["sid"],
+                         message.message_id)
+    outcome = post_logout_token(payload["uri"], token,
+                                current_app.config["IDP"]["backchannel_timeout"])
+    return outcome in ("200", "204"), outcome
 
 
 def post_logout_token(uri: str, token: str, timeout: float) -> str:
@@ -166,16 +103,12 @@ def post_logout_token(uri: str, token: str, timeout: float) -> str:
         return type(exc).__name__
 
 
-sender = Sender()
-
-
-def logout_token(client: Client, sub: str, sid: str) -> str:
+def logout_token(client_id: str, alg: str, sub: str, sid: str, jti: str) -> str:
     t = int(now())
-    claims = {"iss": current_app.config["IDP"]["issuer"], "aud": client.client_id, "iat": t,
-              "exp": t + LOGOUT_TOKEN_TTL, "jti": random_token(18), "sub": sub, "sid": sid,
+    claims = {"iss": current_app.config["IDP"]["issuer"], "aud": client_id, "iat": t,
+              "exp": t + LOGOUT_TOKEN_TTL, "jti": jti, "sub": sub, "sid": sid,
               "events": {BACKCHANNEL_EVENT: {}}}
-    return current_app.extensions["idp.keyring"].sign(
-        claims, client.id_token_signed_response_alg, typ="logout+jwt")
+    return current_app.extensions["idp.keyring"].sign(claims, alg, typ="logout+jwt")
 
 
 def end_sessions(sids, reason: str, revoke_tokens: bool = True, commit: bool = True) -> dict:
@@ -206,20 +139,20 @@ def end_sessions(sids, reason: str, revoke_tokens: bool = True, commit: bool = T
         SessionClient.sid.in_(sids))).all()
     clients = {c.client_id: c for c in db.session.scalars(select(Client).where(
         Client.client_id.in_({p.client_id for p in pairs})))} if pairs else {}
-    deliveries = []
+    notified = 0
     for sid, client_id in pairs:
         client = clients.get(client_id)
         uri = client.client_metadata.get("backchannel_logout_uri") if client else None
         if uri and sid in owners:
-            deliveries.append((uri, logout_token(client, owners[sid], sid), client_id,
-                               citizen_ids.get(sid)))
+            # In this transaction: the revocation and its notices commit together.
+            outbox.enqueue("backchannel", "logout", {
+                "uri": uri, "alg": client.id_token_signed_response_alg, "sub": owners[sid],
+                "sid": sid}, message_id=random_token(18), citizen_id=citizen_ids.get(sid),
+                client_id=client_id)
+            notified += 1
     if commit:
         db.session.commit()
-    app = current_app._get_current_object()
-    for uri, token, client_id, citizen_id in deliveries:
-        sender.submit(app, uri, token, client_id, citizen_id)
-    return {"sessions": sessions, "tokens": tokens, "notified": len(deliveries),
-            "reason": reason}
+    return {"sessions": sessions, "tokens": tokens, "notified": notified, "reason": reason}
 
 
 # --------------------------------------------------------------------------- RP-initiated
@@ -339,3 +272,4 @@ def end_session():
 
 def init_app(app) -> None:
     app.register_blueprint(bp)
+    outbox.register(app, "backchannel", outbox.Handler(deliver, "backchannel"))

@@ -7,20 +7,25 @@ method one of the standard ones or "other".
 
 Business counters are derived from the audit trail: `idp.audit.record` calls `event()` once
 per event, which counts every event by name and maps the login and SMS events to their own
-counters. SMS budget use is reported by `idp.otp` through `sms_budget_used` and
-`sms_budget_refused`.
+counters. SMS budget use is reported through `sms_budget_used` (by the sender, once a message
+went out) and `sms_budget_refused` (by `idp.sms_budget`), labelled by budget scope.
 
 Each app has its own registry (tests create many apps in one process). Under a multi-process
 server (gunicorn) with PROMETHEUS_MULTIPROC_DIR set, values live in files in that directory
 and `/metrics` aggregates every worker's; gunicorn's `child_exit` hook must call `child_exit`
 below so a dead worker's live values are dropped.
+
+Access: `metrics_token` set -> a bearer token is required; unset -> open in development and
+test, 404 in production (see `_authorised`).
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import time
 
-from flask import Flask, Response, current_app, g, has_app_context, request
+from flask import Flask, Response, abort, current_app, g, has_app_context, request
 from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, GCCollector,
                                Histogram, PlatformCollector, ProcessCollector, generate_latest,
                                multiprocess)
@@ -33,9 +38,19 @@ LOGIN_EVENTS = {"login.password_ok": "password_ok", "login.failure": "failure",
                 "otp.lockout": "lockout"}
 OTP_SEND_EVENTS = {"otp.sent": "sent", "otp.send_failed": "send_failed",
                    "otp.budget_exhausted": "budget_exhausted"}
-# Ephemeral-store key prefix of an SMS budget (idp.otp._take_budgets) -> scope label.
+# Ephemeral-store key prefix of an SMS budget (idp.sms_budget) -> scope label. Refusals by
+# the global counter below its full size (shedding) have their own labels.
 BUDGET_SCOPES = {"sms-phone": "phone", "sms-account": "account", "sms-ip": "ip",
-                 "sms-global": "global"}
+                 "sms-global": "global",
+                 "sms-phone-add": "phone_add",
+                 "sms-phone-anon": "phone_unauthenticated",
+                 "sms-account-anon": "account_unauthenticated",
+                 "sms-ip-anon": "ip_unauthenticated",
+                 "sms-phone-notify": "phone_notify", "sms-ip-notify": "ip_notify"}
+SHED_SCOPES = ("global_unauthenticated", "global_notify")
+
+
+OUTBOX_KINDS = ("sms", "backchannel")
 
 
 def multiprocess_dir() -> str | None:
@@ -63,6 +78,13 @@ class Metrics:
         self.budget_refusals = Counter("idp_sms_budget_refusals",
                                        "SMS sends refused because an hourly budget was spent.",
                                        ["scope"], **kw)
+        self.outbox = Counter("idp_outbox_deliveries",
+                              "Outbox delivery attempts by outcome (idp.outbox): delivered, "
+                              "retried (failed, will try again), dead (gave up).",
+                              ["kind", "outcome"], **kw)
+        for kind in OUTBOX_KINDS:
+            for outcome in ("delivered", "retried", "dead"):
+                self.outbox.labels(kind, outcome)
         # Known label values start at 0, so rate() and alerts work from the first scrape.
         for outcome in LOGIN_EVENTS.values():
             self.logins.labels(outcome)
@@ -70,6 +92,8 @@ class Metrics:
             self.otp_sends.labels(outcome)
         for scope in BUDGET_SCOPES.values():
             self.budget_used.labels(scope)
+            self.budget_refusals.labels(scope)
+        for scope in SHED_SCOPES:
             self.budget_refusals.labels(scope)
 
 
@@ -91,20 +115,66 @@ def event(name: str) -> None:
         m.otp_sends.labels(OTP_SEND_EVENTS[name]).inc()
 
 
-def _scope(budget_key: str) -> str:
-    return BUDGET_SCOPES.get(budget_key.split(":", 1)[0], "other")
+def budget_scope(budget: str) -> str:
+    """The scope label of a budget key (or key prefix); a scope label stays itself."""
+    if budget in SHED_SCOPES or budget in BUDGET_SCOPES.values():
+        return budget
+    return BUDGET_SCOPES.get(budget.split(":", 1)[0], "other")
 
 
 def sms_budget_used(budget_keys: list[str]) -> None:
     """A message went out: one unit of each of these budgets is spent for good."""
     if (m := _metrics()) is not None:
         for key in budget_keys:
-            m.budget_used.labels(_scope(key)).inc()
+            m.budget_used.labels(budget_scope(key)).inc()
 
 
 def sms_budget_refused(budget_key: str) -> None:
+    """A send was refused by this budget (a key or a scope label)."""
     if (m := _metrics()) is not None:
-        m.budget_refusals.labels(_scope(budget_key)).inc()
+        m.budget_refusals.labels(budget_scope(budget_key)).inc()
+
+
+def outbox_outcome(kind: str, outcome: str) -> None:
+    """Called by the outbox worker (idp.outbox) for each attempt's outcome. In a separate
+    `idp worker` process these reach /metrics when it shares PROMETHEUS_MULTIPROC_DIR with
+    the server; the row counts below come from the database either way."""
+    if (m := _metrics()) is not None:
+        m.outbox.labels(kind, outcome).inc()
+
+
+class OutboxCollector:
+    """Gauges read from the outbox table at scrape time (every worker process's work, on
+    every node): rows by kind and state, and the age of the oldest pending one. Skipped
+    when the database does not answer (the scrape still succeeds)."""
+
+    def __init__(self, app: Flask):
+        self.app = app
+
+    def describe(self):
+        return []  # no query at registration (the registry would call collect)
+
+    def collect(self):
+        from prometheus_client.core import GaugeMetricFamily
+        from . import outbox
+        from .db import db
+        try:
+            with self.app.app_context():
+                try:
+                    counts, age = outbox.counts(), outbox.oldest_pending_age()
+                finally:
+                    db.session.remove()
+        except Exception:  # noqa: BLE001 - no schema yet, database down
+            return
+        rows = GaugeMetricFamily("idp_outbox_messages",
+                                 "Outbox rows by kind and state (pending, delivered, dead).",
+                                 labels=["kind", "state"])
+        for kind in OUTBOX_KINDS:
+            for state in ("pending", "delivered", "dead"):
+                rows.add_metric([kind, state], counts.get((kind, state), 0))
+        yield rows
+        yield GaugeMetricFamily("idp_outbox_oldest_pending_seconds",
+                                "Age of the oldest pending outbox row (0: none).", value=age)
 
 
 # --------------------------------------------------------------------------- HTTP
@@ -127,11 +197,36 @@ def _observe(response):
     return response
 
 
+def _authorised() -> Response | None:
+    """None when the scrape may proceed, else the answer (issue 11 item 6): with
+    `metrics_token` set, `Authorization: Bearer <token>` is required (compared in constant time
+    on SHA-256 digests, so not even the length leaks); without one, /metrics is open outside
+    production and absent (404) in production."""
+    settings = current_app.config["IDP"]
+    token = settings.get("metrics_token") or ""
+    if not token:
+        if settings["env"] == "production":
+            abort(404)
+        return None
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and hmac.compare_digest(
+            hashlib.sha256(given.strip().encode("utf-8", "replace")).digest(),
+            hashlib.sha256(token.encode("utf-8")).digest()):
+        return None
+    error = ', error="invalid_token"' if scheme.lower() == "bearer" else ""
+    return Response("unauthorized\n", 401, content_type="text/plain; charset=utf-8",
+                    headers={"WWW-Authenticate": f'Bearer realm="metrics"{error}',
+                             "Cache-Control": "no-store"})
+
+
 def exposition() -> Response:
     """`GET /metrics`: every worker's values under a multi-process server, else this app's."""
+    if (refusal := _authorised()) is not None:
+        return refusal
     if multiprocess_dir():
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
+        registry.register(OutboxCollector(current_app._get_current_object()))
     else:
         registry = current_app.extensions["idp.metrics"].registry
     return Response(generate_latest(registry), 200, content_type=CONTENT_TYPE_LATEST,
@@ -153,6 +248,7 @@ def init_app(app: Flask) -> None:
         PlatformCollector(registry=registry)
         GCCollector(registry=registry)
     app.extensions["idp.metrics"] = Metrics(registry)
+    registry.register(OutboxCollector(app))
     app.before_request(_start)
     app.after_request(_observe)
     app.add_url_rule("/metrics", "metrics", exposition, methods=["GET"])

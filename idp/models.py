@@ -338,3 +338,30 @@ class Ephemeral(db.Model):
     counter: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     rev: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     expires_at: Mapped[float] = mapped_column(Float, nullable=False, index=True)
+
+
+class OutboxMessage(db.Model):
+    """Work that must not be lost (idp/outbox.py): an SMS or a back-channel logout, written in
+    the transaction of its cause and delivered by `idp worker`, at least once, under the stable
+    `message_id` (the SMS port's message_id, the logout token's jti)."""
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "state", "due_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)  # sms | backchannel
+    purpose: Mapped[str] = mapped_column(String(40), nullable=False)  # reset, notify:..., logout
+    state: Mapped[str] = mapped_column(String(10), nullable=False, default="pending")
+    # AES-256-GCM(nonce || ciphertext) under the key-encryption key, AAD "outbox:<message_id>",
+    # of the JSON payload (an SMS text holds a code); NULL once delivered or dead.
+    payload_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    citizen_id: Mapped[int | None] = mapped_column(Integer)
+    client_id: Mapped[str | None] = mapped_column(String(100))
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    created_at: Mapped[float] = mapped_column(Float, nullable=False, default=now)
+    due_at: Mapped[float] = mapped_column(Float, nullable=False, default=now)
+    # A claim: the worker that holds the row and until when; an expired lease is claimable.
+    lease_until: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    done_at: Mapped[float | None] = mapped_column(Float)
+    last_error: Mapped[str | None] = mapped_column(String(200))

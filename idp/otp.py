@@ -9,8 +9,11 @@ Sending, in order (each refusal sends nothing):
   1. the number is a Vietnamese mobile on the allow-list (validation.normalize_phone);
   2. the flow's resend cooldown has passed (resend_cooldown, doubling with each resend) and
      the flow has sent fewer than MAX_SENDS_PER_FLOW codes;
-  3. hourly budgets, counted atomically: per phone number, per account, per client address,
-     and for the whole service;
+  3. the hourly SMS budgets of the code's purpose (idp/sms_budget.py), counted atomically
+     across nodes: per phone number *for that purpose class* (a registration or reset code
+     never spends a number's login allowance), per account, per client address, and the
+     whole service's, where anonymous purposes (register, reset, recover) are shed first
+     when it runs low and login codes go on to the end; a refusal is OtpRefused("budget");
   4. the gateway accepts the message — if it does not, every budget taken in step 3 is given
      back and the cooldown does not start: our failure costs the citizen nothing.
 
@@ -33,13 +36,12 @@ from flask import current_app
 from sqlalchemy import case, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import audit, metrics, sms
+from . import audit, metrics, outbox, sms, sms_budget
 from .audit import mask_phone
 from .crypto import sha256_hex
 from .db import db, now
 from .models import Citizen
 from .validation import ValidationError, normalize_phone
-from .web import client_ip
 
 MAX_SENDS_PER_FLOW = 5
 HOUR = 3600
@@ -104,7 +106,11 @@ def seconds_until_resend(flow_id: str) -> int:
 
 # --------------------------------------------------------------------------- sending
 
-def send(flow_id: str, purpose: str, phone: str, citizen_id: int | None = None) -> Challenge:
+def send(flow_id: str, purpose: str, phone: str, citizen_id: int | None = None,
+         via_outbox: bool = False) -> Challenge:
+    """`via_outbox`: the message is written to the outbox (idp/outbox.py) with the challenge
+    and delivered by a worker, so neither the gateway's latency nor its failure shows in the
+    answer (password reset: the caller is anonymous, outbox.py docstring)."""
     s = _settings()
     try:
         phone = normalize_phone(phone)
@@ -113,7 +119,7 @@ def send(flow_id: str, purpose: str, phone: str, citizen_id: int | None = None) 
     t = now()
     previous, sends = _reserve(flow_id, purpose, phone, t)
     try:
-        taken = _take_budgets(phone, citizen_id)
+        taken = _take_budgets(purpose, phone, citizen_id)
     except OtpRefused:
         _release(flow_id, previous)
         raise
@@ -121,7 +127,10 @@ def send(flow_id: str, purpose: str, phone: str, citizen_id: int | None = None) 
     text = (f"{sms.SERVICE_NAME}: Ma xac thuc {PURPOSES[purpose]} cua ban la {code}. "
             f"Hieu luc {max(1, s['otp_ttl'] // 60)} phut. Khong cung cap ma nay cho bat ky ai.")
     try:
-        sms.send(phone, text)
+        if via_outbox:  # committed with the challenge below (with the SQL store: by its put)
+            outbox.enqueue_sms(phone, text, purpose, citizen_id, expires=t + s["otp_ttl"])
+        else:
+            sms.send(phone, text)
     except sms.SmsError as exc:
         _refund(taken)
         _release(flow_id, previous)
@@ -133,6 +142,8 @@ def send(flow_id: str, purpose: str, phone: str, citizen_id: int | None = None) 
               "sends": sends, "last_sent": t, "expires": t + s["otp_ttl"]}
     # The record outlives the code (the flow's send count and cooldown must survive expiry).
     _store().put(_key(flow_id), record, s["flow_ttl"])
+    if via_outbox:
+        db.session.commit()
     _store().delete("otp-tries:" + flow_id)  # a new code gets its own per-code allowance
     audit.record("otp.sent", citizen_id=citizen_id, phone=mask_phone(phone), purpose=purpose,
                  sends=sends)
@@ -183,29 +194,17 @@ def decoy(flow_id: str, purpose: str, sends: int, last_sent: float) -> None:
     _store().delete("otp-tries:" + flow_id)
 
 
-def _take_budgets(phone: str, citizen_id: int | None) -> list[str]:
-    s = _settings()
-    keys = [("sms-phone:" + sha256_hex(phone), s["sms_budget_per_phone"])]
-    if citizen_id is not None:
-        keys.append((f"sms-account:{citizen_id}", s["sms_budget_per_phone"]))
-    keys.append(("sms-ip:" + sha256_hex(client_ip() or "-"), s["sms_budget_per_ip"]))
-    keys.append(("sms-global", s["sms_budget_global"]))
-    taken = []
-    for key, limit in keys:
-        count = _store().incr(key, HOUR)
-        taken.append(key)
-        if count > limit:
-            _refund(taken)
-            metrics.sms_budget_refused(key)
-            audit.record("otp.budget_exhausted", citizen_id=citizen_id,
-                         phone=mask_phone(phone), budget=key.split(":")[0])
-            raise OtpRefused("budget", HOUR)
-    return taken
+def _take_budgets(purpose: str, phone: str, citizen_id: int | None) -> list[str]:
+    try:
+        return sms_budget.take(purpose, phone, citizen_id)
+    except sms_budget.BudgetRefused as exc:  # counted in metrics by sms_budget
+        audit.record("otp.budget_exhausted", citizen_id=citizen_id, phone=mask_phone(phone),
+                     purpose=purpose, budget=exc.budget)
+        raise OtpRefused("budget", exc.retry_after) from None
 
 
 def _refund(keys: list[str]) -> None:
-    for key in keys:
-        _store().incr(key, HOUR, -1)
+    sms_budget.refund(keys)
 
 
 # --------------------------------------------------------------------------- verifying

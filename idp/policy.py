@@ -73,6 +73,11 @@ def decide(params: dict, pending: dict, session, citizen_sub: str | None, client
             return need("login", "login_required", "The authentication is older than max_age")
         if hint_sub is not None and hint_sub != citizen_sub:
             return need("login", "login_required", "The end-user is not the one hinted")
+    elif hint_sub is not None and hint_sub != citizen_sub:
+        # OIDC Core §3.1.2.1: the login this request asked for was not the hinted citizen's
+        # (or the hint is not ours): tell the RP, never issue a code for somebody else.
+        return Decision("error", error="login_required",
+                        description="The end-user is not the one hinted")
     if LEVELS.get(session.acr, 0) < LEVELS[wanted]:
         # LoA2: the second-factor step; LoA3 needs a PKI authenticator (USB token, SIM PKI,
         # remote signing), a flow that does not exist yet, so it ends in access_denied.

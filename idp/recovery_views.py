@@ -16,7 +16,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from . import audit, captcha, recovery
+from . import captcha, recovery
 from .crypto import sha256_hex
 from .db import db
 from .flows import base, start_internal
@@ -72,7 +72,8 @@ def _lost_phone_page(errors=None, values=None, status=200):
     return render_template(
         "lost_phone.html", action=url_for("recovery.lost_phone"), errors=errors or {},
         id_number=values.get("id_number", ""), phone=values.get("phone", ""),
-        captcha_id=captcha.issue(_store(), current_app.config["IDP"]["captcha_ttl"]),
+        captcha_id=captcha.issue(_store(), current_app.config["IDP"]["captcha_ttl"],
+                                 purpose="lost_phone"),
         refresh_captcha_url=url_for("recovery.lost_phone"), back_url=_back_url(),
         forgot_url=url_for("recovery.forgot")), status
 
@@ -84,7 +85,8 @@ def lost_phone():
     form = request.form
     id_number = (form.get("id_number") or "").strip()
     keep = {"id_number": id_number[:20], "phone": (form.get("phone") or "").strip()[:30]}
-    if not captcha.verify(_store(), form.get("captcha_id") or "", form.get("captcha") or ""):
+    if not captcha.verify(_store(), form.get("captcha_id") or "", form.get("captcha") or "",
+                          purpose="lost_phone"):
         return _lost_phone_page({"captcha": _("Mã xác thực không đúng hoặc đã hết hạn. Vui "
                                               "lòng nhập mã mới.")}, keep, 400)
     errors = {}
@@ -108,7 +110,7 @@ def lost_phone():
     if citizen is not None:
         recovery.record_request(citizen, new_phone)
     else:
-        audit.record("recovery.requested_unknown", id_number=audit.mask_id_number(id_number))
+        recovery.record_unknown_request(id_number)  # the same work, nothing recorded
     return redirect(url_for("recovery.lost_phone_sent"), 303)
 
 

@@ -31,19 +31,21 @@ class SmsError(Exception):
 
 
 class SmsGateway(Protocol):
-    def send(self, to: str, text: str) -> str: ...
+    def send(self, to: str, text: str, message_id: str | None = None) -> str: ...
 
 
-def new_message(to: str, text: str) -> dict:
-    return {"message_id": uuid.uuid4().hex, "to": to, "text": text}
+def new_message(to: str, text: str, message_id: str | None = None) -> dict:
+    """`message_id`: fixed by the caller when the message is retried (idp/outbox.py: the
+    same id on every attempt, so the gateway can drop duplicates), else a new one."""
+    return {"message_id": message_id or uuid.uuid4().hex, "to": to, "text": text}
 
 
 class OutboxSms:
     def __init__(self, path: Path):
         self.path = path
 
-    def send(self, to: str, text: str) -> str:
-        message = new_message(to, text)
+    def send(self, to: str, text: str, message_id: str | None = None) -> str:
+        message = new_message(to, text, message_id)
         line = json.dumps(message, ensure_ascii=False) + "\n"
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -67,8 +69,8 @@ class HttpSms:
         self.url, self.timeout = url, timeout
         self.session = requests.Session()
 
-    def send(self, to: str, text: str) -> str:
-        message = new_message(to, text)
+    def send(self, to: str, text: str, message_id: str | None = None) -> str:
+        message = new_message(to, text, message_id)
         try:
             response = self.session.post(self.url, json=message, timeout=self.timeout)
         except requests.RequestException as exc:
@@ -94,9 +96,12 @@ def init_app(app) -> None:
         app.extensions["idp.sms"] = OutboxSms(path)
 
 
-def send(to: str, text: str) -> str:
+def send(to: str, text: str, message_id: str | None = None) -> str:
     """Send through the configured gateway; logs the masked number only (never the text:
     it holds a code)."""
-    message_id = gateway().send(to, text)
+    if message_id:
+        message_id = gateway().send(to, text, message_id)
+    else:
+        message_id = gateway().send(to, text)
     log.info("sms sent to %s id=%s", mask_phone(to), message_id)
     return message_id

@@ -381,9 +381,13 @@ def _bool(value, field: str) -> bool:
     return value
 
 
-def validate_client_metadata(data) -> dict:
+def validate_client_metadata(data, check_backchannel_uri=None) -> dict:
     """The normalised metadata to store with Client.set_metadata(): defaults filled in, and
-    without client_secret (that is stored hashed; see `client_secret_of`)."""
+    without client_secret (that is stored hashed; see `client_secret_of`).
+
+    `check_backchannel_uri(uri)`, when given, is the deployment's guard on where the IdP may
+    POST logout tokens (idp.netguard.check_url with the configured policy); it raises a
+    ValueError whose message says why."""
     if not isinstance(data, dict):
         raise ValidationError("client.type", "Mỗi client phải là một đối tượng JSON.")
     for key in data:
@@ -457,6 +461,11 @@ def validate_client_metadata(data) -> dict:
     if "backchannel_logout_uri" in data:
         meta["backchannel_logout_uri"] = validate_uri(data["backchannel_logout_uri"],
                                                       "backchannel_logout_uri")
+        if check_backchannel_uri is not None:
+            try:
+                check_backchannel_uri(meta["backchannel_logout_uri"])
+            except ValueError as exc:
+                raise _bad("backchannel_logout_uri", str(exc), "client.uri_blocked") from None
     if "backchannel_logout_session_required" in data:
         meta["backchannel_logout_session_required"] = _bool(
             data["backchannel_logout_session_required"], "backchannel_logout_session_required")

@@ -107,6 +107,7 @@ def init_app(app: Flask) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
     i18n.ensure_compiled()
+    app.add_template_global(i18n.switch_url, "lang_url")  # safe language-switch links
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(i18n.TRANSLATIONS)
     app.config["BABEL_DEFAULT_LOCALE"] = "vi"
     babel.init_app(app, locale_selector=select_locale)

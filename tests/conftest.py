@@ -162,10 +162,15 @@ def live_idp(database_url):
     from werkzeug.serving import make_server
     port = free_port()
     issuer = f"http://127.0.0.1:{port}"
-    app = make_app(database_url, issuer=issuer)
+    # A served IdP delivers its outbox (reset codes, notices, back-channel logouts) with a
+    # worker thread, as under ./run (idp/outbox.py).
+    app = make_app(database_url, issuer=issuer, outbox_inline_worker="on",
+                   outbox_poll_interval=0.1)
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield issuer, app
     server.shutdown()
     thread.join(timeout=5)
+    if "idp.outbox.inline" in app.extensions:
+        app.extensions["idp.outbox.inline"].stop.set()

@@ -173,7 +173,16 @@ def token_request(client, code: str, verifier: str | None, client_id="portal",
     return client.post("/token", data=data, headers=headers)
 
 
+def deliver_outbox(app) -> int:
+    """One worker's pass over everything due in the outbox table (idp/outbox.py), as `idp
+    worker --once` does: reset codes, notices and back-channel logouts are delivered."""
+    from idp.outbox import Worker
+    return Worker(app, name="test-worker").drain()
+
+
 def outbox(app) -> list[dict]:
+    """The SMS file of the `outbox` provider, after delivering the outbox table."""
+    deliver_outbox(app)
     return app.extensions["idp.sms"].read(limit=1000)
 
 

@@ -8,7 +8,7 @@ import re
 import threading
 
 import pytest
-from flask import Flask
+from flask import Flask, session
 
 from idp import captcha, testhooks, web
 from idp.config import load_settings
@@ -132,11 +132,13 @@ def test_two_concurrent_right_answers_succeed_only_once(app):
         store = app.extensions["idp.store"]
         captcha_id = captcha.issue(store, TTL)
         answer = answer_of(store, captcha_id)
+        bid = session["bid"]
     results = []
     barrier = threading.Barrier(4)
 
     def attempt():
         with app.test_request_context():
+            session["bid"] = bid  # the same browser (a captcha is bound to it)
             barrier.wait()
             results.append(captcha.verify(app.extensions["idp.store"], captcha_id, answer))
             db.session.remove()
@@ -243,6 +245,8 @@ def test_refresh_issues_a_new_challenge_and_drops_the_old_one(app, ctx):
     client = app.test_client()
     token = _csrf(app, client)
     old = captcha.issue(ctx, TTL)
+    with client.session_transaction() as sess:
+        sess["bid"] = session["bid"]  # the browser the challenge was issued to
     response = client.post("/captcha/refresh", json={"captcha_id": old},
                            headers={"X-CSRFToken": token})
     assert response.status_code == 200

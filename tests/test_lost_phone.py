@@ -17,9 +17,9 @@ from idp.cli import main
 from idp.db import db
 from idp.models import AuthMethod, Citizen, RecoveryRequest, SsoSession, Token
 
-from .helpers import (CITIZEN, auth_params, authorize, basic, follow_to_login, form_action,
-                      hidden, last_code, login_and_get_code, login_form_submit, pkce_pair,
-                      query, token_request)
+from .helpers import (CITIZEN, auth_params, authorize, basic, deliver_outbox, follow_to_login,
+                      form_action, hidden, last_code, login_and_get_code, login_form_submit,
+                      pkce_pair, query, token_request)
 
 UNKNOWN = "079199000123"
 NEW_PHONE = "0987654321"
@@ -32,6 +32,7 @@ def html(response) -> str:
 
 
 def all_sms(app) -> list[dict]:
+    deliver_outbox(app)  # what a worker would have sent by now (idp/outbox.py)
     path = app.extensions["idp.sms"].path
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
@@ -52,9 +53,11 @@ def submit_request(client, id_number=CITIZEN.id_number, phone=NEW_PHONE, answer=
     captcha_id = hidden(text, "captcha_id")
     if answer is None:
         answer = html(client.get(f"/_test/captcha/{captcha_id}"))
-    return client.post(form_action(text), data={
+    r = client.post(form_action(text), data={
         "csrf_token": hidden(text, "csrf_token"), "captcha_id": captcha_id, "captcha": answer,
         "id_number": id_number, "phone": phone, "action": "request"})
+    deliver_outbox(client.application)  # the notices, as a worker sends them (idp/outbox.py)
+    return r
 
 
 def requests_of(app, status=None) -> list[RecoveryRequest]:

@@ -22,8 +22,8 @@ from idp.flows import recover as recover_flow
 from idp.models import Citizen, SsoSession, Token
 
 from .helpers import (CITIZEN, CITIZEN2, PORTAL_CB, FrozenClock, authorize, auth_params, basic,
-                      follow_to_login, form_action, hidden, last_code, login_and_get_code,
-                      login_form_submit, pkce_pair, query, token_request)
+                      deliver_outbox, follow_to_login, form_action, hidden, last_code,
+                      login_and_get_code, login_form_submit, pkce_pair, query, token_request)
 
 UNKNOWN = "079199000123"  # well-formed, no account
 NEW_PASSWORD = "mua-xuan-tren-cao-nguyen-2025"
@@ -109,6 +109,7 @@ def set_password(client, page, password=NEW_PASSWORD, confirm=None):
 def reset(app, client, person=CITIZEN, password=NEW_PASSWORD):
     r = set_password(client, to_password_page(app, client, person), password)
     assert r.status_code == 303 and r.headers["Location"] == "/recover/done", html(r)[:500]
+    deliver_outbox(app)  # the notice and logout tokens, as a worker sends them
     return r
 
 
@@ -124,6 +125,7 @@ def comparable(text: str) -> str:
 
 
 def all_sms(app) -> list[dict]:
+    deliver_outbox(app)  # what a worker would have sent by now (idp/outbox.py)
     path = app.extensions["idp.sms"].path
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
@@ -217,7 +219,7 @@ def test_every_step_answers_the_same_with_or_without_an_account(app, clock, sms)
 
 
 class DownGateway:
-    def send(self, to, text):
+    def send(self, to, text, message_id=None):
         raise sms_port.SmsError("gateway answered HTTP 503")
 
 
@@ -243,7 +245,7 @@ class SlowGateway:
         self.sent: list[str] = []
         self.lock = threading.Lock()
 
-    def send(self, to, text):
+    def send(self, to, text, message_id=None):
         time.sleep(0.3)
         with self.lock:
             self.sent.append(to)
@@ -258,6 +260,7 @@ def test_parallel_resends_send_one_sms(app, clock):
     with ThreadPoolExecutor(3) as pool:
         statuses = list(pool.map(
             lambda _: post_flow(client, code_page, action="resend").status_code, range(3)))
+    deliver_outbox(app)
     assert len(gateway.sent) == 2  # the first code and one resend
     assert statuses.count(303) == 1 and set(statuses) <= {303, 409, 429}
 
@@ -269,6 +272,10 @@ def test_the_hourly_limit_per_id_number_is_the_same_with_or_without_an_account(a
         for _ in range(app.config["IDP"]["sms_budget_per_phone"]):
             to_code_page(client, number)
         refused = submit_identify(client, start_standalone(client), number)
+        if refused.status_code == 400 and "(8 ký tự)" in html(refused):
+            # The ID number's sends from all addresses reached the limit: strangers now meet
+            # the hard captcha (issue 11 item 3); this address's own limit still refuses.
+            refused = submit_identify(client, refused, number)
         results[number] = (refused.status_code, comparable(html(refused)))
     assert results[CITIZEN.id_number] == results[UNKNOWN]
     assert results[UNKNOWN][0] == 429 and "quá nhiều mã" in results[UNKNOWN][1]

@@ -8,12 +8,23 @@
   of an old password login) or a LoA2 login made for a portal does not count, since nothing
   tells us when *its* password was entered: those run the login flow again.
 
-How "full" is proven: the account page starts the login flow with `return_to` =
-/account/reauth/<nonce>, the nonce recorded server-side with the browser binding and the
-cookie of the session that was current then. The browser learns that URL only from the
-redirect that ends a finished login flow, and every login rotates the session cookie (keeping
-the sid, see session.start), so presenting it (once) in the same browser with a rotated
-cookie proves the login ran; the sid is then marked fresh for FRESH_AUTH_SECONDS.
+How "full" is proven: the account page starts a login flow (flows.create_internal) with
+`return_to` = /account/reauth/<nonce>, and records under the nonce *that flow's id*, the
+browser binding, and the citizen expected (the session's, when there is one). When that flow
+finishes a login, flows/views.complete records which citizen and session it logged in
+(`flow-done:<flow id>`, flows.completion). Presenting the address (once: both records are
+taken) marks the session fresh for FRESH_AUTH_SECONDS only when:
+- the named flow finished a login, of the citizen whose session is current now (and of the
+  expected citizen when one was recorded), into this very session and its latest auth_time;
+- the flow ran in the browser the record was made in, and the browser binding has not
+  changed since (every login and logout renews it, session.py), so no later login on this
+  browser can be credited to an earlier, unfinished flow.
+Any other login — a portal's, another account-page flow's, or the recovery/registration flow
+the login page handed over to ("Quên mật khẩu?", "Đăng ký"; the hand-over deletes the nonce
+record and sends the flow back to the account page instead) — marks nothing. Shared-browser
+attack this closes: with nobody logged in, open "add phone", hand the login over to "Quên
+mật khẩu?" for one's own ID, keep the /account/reauth/<nonce> address, wait for the next
+person to log in on that browser, then present it.
 """
 from __future__ import annotations
 
@@ -62,17 +73,19 @@ def _next_path(back: str | None) -> str:
 def login_redirect(next_path: str, citizen: Citizen | None = None):
     """Run the full login flow (password + second factor), then come back fresh."""
     nonce = random_token(24)
+    key = "acct-reauth:" + nonce
     current_session = sso.current()
-    _store().put("acct-reauth:" + nonce,
-                 {"bid": sso.browser_binding(), "next": next_path,
-                  "cookie_before": current_session.cookie_hash if current_session else None},
-                 current_app.config["IDP"]["flow_ttl"])
     params = {"acr_values": "LoA2"}
     if citizen is not None:
         params["login_hint"] = citizen.id_number
-    url = flows.start_internal("login", url_for("account.reauthenticated", nonce=nonce),
-                               params=params)
-    return redirect(url, 303)
+    flow = flows.create_internal(
+        "login", url_for("account.reauthenticated", nonce=nonce), params=params,
+        record_completion=True,
+        handover={"return_to": url_for("account.index"), "drop": [key]})
+    _store().put(key, {"bid": sso.browser_binding(), "next": next_path, "flow": flow.id,
+                       "citizen_id": current_session.citizen_id if current_session else None},
+                 current_app.config["IDP"]["flow_ttl"])
+    return redirect(flow.url, 303)
 
 
 def stepup_redirect(next_path: str, citizen: Citizen):
@@ -123,13 +136,26 @@ def fresh_required(back: str | None = None):
 def reauthenticated(nonce: str):
     """GET /account/reauth/<nonce>: the end of a login flow started by the account page."""
     record = _store().take("acct-reauth:" + nonce) if NONCE.fullmatch(nonce) else None
+    done = flows.completion(str(record.get("flow", ""))) if record is not None else None
     session = sso.current()
-    if (record is not None and record.get("bid") == sso.browser_binding()
-            and session is not None and session.cookie_hash != record.get("cookie_before")
-            and now() - session.auth_time <= FRESH_AUTH_SECONDS
-            and LEVELS.get(session.acr, 0) >= 2):
+    if done is not None and session is not None and _proves_login(record, done, session):
         _store().put("acct-fresh:" + session.sid, {"auth_time": session.auth_time},
                      FRESH_AUTH_SECONDS)
         audit.record("account.reauthenticated", citizen_id=session.citizen_id)
         return redirect(record["next"], 303)
     return redirect(url_for("account.index"), 303)
+
+
+def _proves_login(record: dict, done: dict, session: SsoSession) -> bool:
+    """The flow named by the record finished a full login of this session's own citizen,
+    in this browser, and nothing logged in or out here since (module docstring)."""
+    expected = record.get("citizen_id")
+    return (done.get("kind") == "login"
+            and done.get("sid") == session.sid
+            and done.get("citizen_id") == session.citizen_id
+            and expected in (None, session.citizen_id)
+            and done.get("auth_time") == session.auth_time
+            and record.get("bid") == done.get("bid_before")
+            and done.get("bid") == sso.browser_binding()
+            and now() - session.auth_time <= FRESH_AUTH_SECONDS
+            and LEVELS.get(session.acr, 0) >= 2)

@@ -2,16 +2,22 @@
 authenticator notifies the subscriber; ASVS 5.0 6.3.7). Texts follow sms.py: Vietnamese
 without diacritics, no personal data (no number, no name), the hotline to call.
 
-A notification is never the reason a change fails: if the gateway refuses, the change stays
-and the failure is audited. At most NOTIFY_PER_HOUR per account, so the account page cannot
-be turned into an SMS pump.
+A notification is never the reason a change fails. It is written to the outbox
+(idp/outbox.py) and delivered by `idp worker`, retried while the gateway refuses, and a dead
+letter is audited (`outbox.dead`). At most NOTIFY_PER_HOUR per account, so the account page
+cannot be turned into an SMS pump, and each number's "notify" SMS budget (idp/sms_budget.py)
+applies; a refused notice is skipped and audited.
+
+The callers commit their change just before calling `notify`, which commits the notices
+right after: with the SQL ephemeral store the budget counters commit the session anyway.
 """
 from __future__ import annotations
 
 from flask import current_app
 
-from .. import audit, sms
+from .. import audit, outbox, sms
 from ..audit import mask_phone
+from ..db import db
 
 NOTIFY_PER_HOUR = 20
 TEXTS = {
@@ -34,16 +40,15 @@ def text(kind: str) -> str:
 def notify(citizen_id: int, phones: list[str], kind: str) -> None:
     """Send the notification `kind` to each of `phones` (E.164, duplicates ignored)."""
     store = current_app.extensions["idp.store"]
+    allowed = []
     for phone in dict.fromkeys(p for p in phones if p):
         if store.incr(f"acct-notify:{citizen_id}", 3600) > NOTIFY_PER_HOUR:
             audit.record("account.notify_skipped", citizen_id=citizen_id,
                          phone=mask_phone(phone), kind=kind)
             continue
-        try:
-            sms.send(phone, text(kind))
-        except sms.SmsError as exc:
-            audit.record("account.notify_failed", citizen_id=citizen_id,
-                         phone=mask_phone(phone), kind=kind, error=str(exc))
-            continue
+        allowed.append(phone)
+    for phone in outbox.reserve_notices(allowed, citizen_id, kind):
+        message_id = outbox.enqueue_sms(phone, text(kind), f"notify:{kind}", citizen_id)
         audit.record("account.notified", citizen_id=citizen_id, phone=mask_phone(phone),
-                     kind=kind)
+                     kind=kind, message_id=message_id, commit=False)
+    db.session.commit()

@@ -42,6 +42,20 @@ def start_internal(kind: str, return_to: str, params: dict | None = None,
     browser to `return_to` (a path on this site) when the flow finishes. `params` stand in
     for authorization parameters the flow reads (e.g. {"acr_values": "LoA2"}). `begin_for`
     (a Citizen) runs the kind's `begin` as `start` does (the step-up flow needs it)."""
+    return create_internal(kind, return_to, params, data, begin_for).url
+
+
+def create_internal(kind: str, return_to: str, params: dict | None = None,
+                    data: dict | None = None, begin_for=None, *,
+                    record_completion: bool = False, handover: dict | None = None) -> base.Flow:
+    """`start_internal`, returning the flow itself, with two options for a caller that must
+    know *which* flow finished (the account page's re-authentication, account/access.py):
+
+    - `record_completion`: when this flow finishes a login, views.complete records which
+      session and citizen it logged in under `flow-done:<flow id>` (read with `completion`).
+    - `handover` = {"return_to": path, "drop": [store keys]}: when the flow hands the pending
+      record over to another kind ("Quên mật khẩu?", "Đăng ký"), the keys are deleted and
+      `return_to` is replaced, so nothing bound to *this* flow survives (views.hand_over)."""
     from flask import current_app
     from .. import session as sso
     from ..crypto import random_token
@@ -49,16 +63,29 @@ def start_internal(kind: str, return_to: str, params: dict | None = None,
     if not return_to.startswith("/") or return_to.startswith("//"):
         raise ValueError("return_to must be a path on this site")
     uid = random_token(24)
-    current_app.extensions["idp.store"].put(
-        "pending:" + uid, {"params": params or {}, "return_to": return_to,
-                           "bid": sso.browser_binding(), "created": now()},
-        current_app.config["IDP"]["flow_ttl"])
+    pending = {"params": params or {}, "return_to": return_to,
+               "bid": sso.browser_binding(), "created": now()}
+    if record_completion:
+        pending["record_completion"] = True
+    if handover:
+        pending["handover"] = {"return_to": handover.get("return_to"),
+                               "drop": list(handover.get("drop", ()))}
+    current_app.extensions["idp.store"].put("pending:" + uid, pending,
+                                            current_app.config["IDP"]["flow_ttl"])
     flow = base.create(KINDS[kind], uid, "", data)
     begin = getattr(KINDS[kind], "begin", None)
     if begin is not None and begin_for is not None:
         begin(flow, begin_for)
         base.save(flow)
-    return flow.url
+    return flow
+
+
+def completion(flow_id: str) -> dict | None:
+    """Take (once) the record of a `record_completion` flow that finished a login:
+    {"kind", "citizen_id", "sid", "auth_time", "bid_before", "bid"}."""
+    if not base.FLOW_ID.fullmatch(flow_id or ""):
+        return None
+    return current_app.extensions["idp.store"].take("flow-done:" + flow_id)
 
 
 def init_app(app) -> None:

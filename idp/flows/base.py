@@ -5,7 +5,10 @@ A flow lives in the ephemeral store under `flow:<id>` with a TTL, so any node ca
 next step. The browser holds only the opaque id (in the URL) plus the signed browser id
 cookie it is bound to; every POST is CSRF-checked (Flask-WTF) and dispatched by the flow's
 *current* state, and the state is saved with compare-and-set on the record's revision, so a
-step can neither be skipped nor replayed, even by two parallel requests.
+step can neither be skipped nor replayed, even by two parallel requests. The browser id is
+renewed at every login and logout (session.py), so a flow started before a login is gone
+after it — except the one that ran the login, whose pending authorization views.complete
+re-binds.
 
 A flow kind subclasses `FlowKind`, names its states, and implements `render` (GET) and
 `handle` (POST) for each. `handle` returns one of:

@@ -4,7 +4,7 @@ registered phone → a new password.
     stateDiagram-v2
       [*] --> identify
       identify --> code: captcha solved (code sent if the account exists, pretended if not)
-      code --> code: resend (cooldown doubling, ≤ 5 per flow, ≤ 5 per ID number an hour)
+      code --> code: resend (cooldown doubling, ≤ 5 per flow, ≤ 5 per ID number and address an hour)
       code --> password: the right code
       password --> done: policy met → password set, sessions and tokens revoked, SMS notice
       done --> [*]: "Đăng nhập" → the authorization resumes (login with the new password)
@@ -19,23 +19,35 @@ without get the same pages, statuses and limits at every step.
   a number without an account would be told apart by anyone who knows the real phone. The
   citizen knows their own phone; the page says "if this number has an account, a code was
   sent to the phone registered with it".
-- The limits the page can show (cooldown, sends per flow, sends per ID number an hour) are
-  counted here from the flow and the ID-number *string*. otp.send's own refusals (per-phone,
+- The limits the page can show (cooldown, sends per flow, sends per ID number and client
+  address an hour) are counted here from the flow and the ID-number *string*. otp.send's own
+  refusals (per-phone,
   per-account, per-IP and global budgets, the gateway failing) cannot happen without an
   account, so they are audited and not shown; the cooldown runs anyway. The price: during a
   gateway outage the citizen sees "no SMS arrived, resend later" instead of "try again now".
 - Without an account a decoy challenge is stored that no code matches, so otp.verify counts
   tries, burns and expires it exactly as a real one.
-- Wrong codes are counted per ID-number string with otp.py's back-off (a wait from every
-  otp_max_attempts-th failure, doubling, at most 1 h; 24 h at otp_account_cap), not on the
-  account's second-factor counter: the same for everyone, and a stranger who knows an ID
-  number cannot lock its owner's SMS login by guessing reset codes.
-- Timing: without an account the same number of counter and audit writes is done as
-  otp.send does. Medians of the identify POST, 80 each, account vs none: SQLite 7.5 / 6.4 ms,
-  PostgreSQL 16.8 / 14.7 ms (without this padding: 7.8 / 4.4 ms on SQLite) — under the 5 ms
-  of security-requirements §6.6, not under its 5 %. Left: the SMS itself is sent inside the
-  request, so with the http gateway the response time tells (network latency); an outbox
-  queue with a worker removes that (DESIGN.md §8.5).
+- Wrong codes are counted per (ID-number string, bucket) with otp.py's back-off (a wait from
+  every otp_max_attempts-th failure, doubling, at most 1 h; 24 h at otp_account_cap), not on
+  the account's second-factor counter: the same for everyone, and a stranger who knows an ID
+  number cannot lock its owner's SMS login, nor the owner's reset, by guessing reset codes.
+
+No lock-out by ID number alone (issue 11 item 3; threat model in flows/login.py): every limit
+here is per (ID number, bucket), the bucket being the client address (IPv6 per /64) or the
+owner's known device (idp/device.py), fixed when the ID number is entered (idp/lockout.py).
+Sends of an ID number from all buckets together are counted too: from sms_budget_per_phone in
+an hour the ID number is under attack for an hour, and browsers other than the owner's known
+device must solve the hard (8-character) captcha to start a reset; nothing is refused per ID
+number. A completed reset clears every counter of the ID number (login.clear_throttle). Left
+to the SMS budgets (idp/sms_budget.py): the phone's hourly allowance for anonymous codes is
+per phone, so strangers can still use it up for an hour — then no code is sent (silently).
+- Timing: the code goes to the outbox (otp.send(via_outbox=True), idp/outbox.py), so the
+  gateway is never called inside the request; without an account the same store reads,
+  claims, counters and audit write are done as otp.send does (_pretend_send). Medians of the
+  identify POST, 50 each, account vs none, with an http gateway that takes 250 ms
+  (tests/test_sec_outbox.py): SQLite 8.5 / 7.5 ms, PostgreSQL 21.3 / 19.2 ms, PostgreSQL +
+  Redis 8.2 / 6.3 ms (before the outbox: 261 / 6 ms) — under the 5 ms of
+  security-requirements §6.6, not under its 5 %.
 
 MFA (ASVS 5.0 6.4.3): see recovery.reset_password — the next login asks for a factor that is
 not SMS when the account has one.
@@ -47,8 +59,7 @@ from flask import current_app, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
-from .. import audit, captcha, factors, otp, passwords, recovery
-from ..crypto import sha256_hex
+from .. import audit, captcha, factors, lockout, otp, passwords, recovery
 from ..db import db, now
 from ..models import Citizen
 from . import base, second_factor
@@ -87,7 +98,9 @@ class RecoverFlow(base.FlowKind):
         if flow.state == "identify":
             return render_template(
                 "recover_identify.html", id_number=values.get("id_number", ""),
-                captcha_id=captcha.issue(_store(), _settings()["captcha_ttl"]),
+                captcha_id=captcha.issue(_store(), _settings()["captcha_ttl"], bound_to=flow.id,
+                                         purpose="recover",
+                                         hard=bool(flow.data.get("hard_captcha"))),
                 refresh_captcha_url=flow.url, **context)
         if flow.state == "code":
             return render_template(
@@ -108,16 +121,24 @@ class RecoverFlow(base.FlowKind):
     def _identify(self, flow, form):
         id_number = (form.get("id_number") or "").strip()
         keep = {"id_number": id_number[:20]}
-        if not captcha.verify(_store(), form.get("captcha_id") or "", form.get("captcha") or ""):
-            return base.Stay({"captcha": _("Mã xác thực không đúng hoặc đã hết hạn. Vui lòng "
-                                           "nhập mã mới.")}, keep, 400)
+        idh = lockout.id_hash(id_number)
+        owner = lockout.owner_device(id_number) if ID_NUMBER.fullmatch(id_number) else None
+        hard = (owner is None and ID_NUMBER.fullmatch(id_number) is not None
+                and lockout.remaining(lockout.key(idh, "reset-sends") + ":attack", now()) > 0)
+        if not captcha.verify(_store(), form.get("captcha_id") or "", form.get("captcha") or "",
+                              bound_to=flow.id, purpose="recover", hard=hard):
+            if hard and not flow.data.get("hard_captcha"):
+                flow.data["hard_captcha"] = True  # from now on this page shows the hard one
+                base.save(flow)
+            return base.Stay({"captcha": _hard_captcha_message() if hard else _(
+                "Mã xác thực không đúng hoặc đã hết hạn. Vui lòng nhập mã mới.")}, keep, 400)
         if not ID_NUMBER.fullmatch(id_number):
             return base.Stay({"id_number": _("Vui lòng nhập số CMND (9 chữ số) hoặc CCCD (12 "
                                              "chữ số).")}, keep, 400)
         citizen = db.session.query(Citizen).filter_by(id_number=id_number,
                                                       status="active").one_or_none()
-        flow.data.update(cid=citizen.id if citizen else None, idh=sha256_hex(id_number),
-                         sends=0)
+        flow.data.update(cid=citizen.id if citizen else None, idh=idh, sends=0,
+                         bucket=lockout.bucket(owner))
         refused = self._send(flow, citizen)
         if refused:
             return base.Stay({"form": refused}, keep, 429)
@@ -144,10 +165,14 @@ class RecoverFlow(base.FlowKind):
         if wait:
             return ngettext("Vui lòng chờ %(num)d giây trước khi gửi lại mã.",
                             "Vui lòng chờ %(num)d giây trước khi gửi lại mã.", wait)
-        key = "reset-sends:" + flow.data["idh"]
+        idh = flow.data["idh"]
+        key = lockout.key(idh, "reset-sends", _bucket(flow))
         if _store().incr(key, HOUR) > s["sms_budget_per_phone"]:
             _store().incr(key, HOUR, -1)
             return _("Đã gửi quá nhiều mã trong thời gian ngắn. Vui lòng thử lại sau.")
+        lockout.keep_epoch(idh)
+        if _store().incr(lockout.key(idh, "reset-sends"), HOUR) >= s["sms_budget_per_phone"]:
+            lockout.hold(lockout.key(idh, "reset-sends") + ":attack", HOUR, now())  # friction
         flow.data["sends"] += 1
         flow.data["last"] = now()
         # Claim the send (compare-and-set) before texting: of parallel resends one sends, the
@@ -157,15 +182,20 @@ class RecoverFlow(base.FlowKind):
             self._pretend_send(flow)
             return None
         try:
-            otp.send(flow.id, "reset", factors.phones(citizen)[0], citizen.id)
+            otp.send(flow.id, "reset", factors.phones(citizen)[0], citizen.id,
+                     via_outbox=True)  # no gateway latency in the answer (idp/outbox.py)
         except otp.OtpRefused as exc:
             audit.record("recover.code_not_sent", citizen_id=citizen.id, reason=exc.reason)
             self._decoy(flow)  # the same as without an account: no code works now
         return None
 
     def _pretend_send(self, flow) -> None:
-        """The work otp.send does for a real code (four budget counters, an audit row), so the
-        answer takes about as long without an account; then the decoy challenge."""
+        """The work otp.send does for a real code (its claim of the flow's challenge: a read
+        and an add; four budget counters; an audit row), so the answer takes about as long
+        without an account; then the decoy challenge. The code itself goes to the outbox
+        (via_outbox), so no gateway time is left to pad."""
+        _store().get_rev("otp:" + flow.id)
+        _store().add(f"reset-decoy:{flow.id}", {"sends": flow.data["sends"]}, HOUR)
         for budget in ("phone", "account", "ip", "global"):
             _store().incr(f"reset-decoy:{flow.data['idh']}:{budget}", HOUR)
         audit.record("recover.code_pretended", purpose="reset", sends=flow.data["sends"])
@@ -197,23 +227,22 @@ class RecoverFlow(base.FlowKind):
         if not ok:
             self._count_failure(flow, citizen)
             return base.Stay({"otp": _("Mã xác thực không đúng.")}, status=400)
-        _store().delete("reset-fail:" + flow.data["idh"])
+        _store().delete(_fail_key(flow))
         flow.data["verified"] = True
         audit.record("recover.code_ok", citizen_id=citizen.id if citizen else None)
         return base.Goto("password")
 
     def _locked_for(self, flow) -> int:
-        lock = _store().get("reset-fail:" + flow.data["idh"] + ":lock")
-        remaining = lock["until"] - now() if lock else 0
-        return int(remaining + 0.999) if remaining > 0 else 0
+        return lockout.remaining(_fail_key(flow) + ":lock", now())
 
     def _count_failure(self, flow, citizen: Citizen | None) -> None:
-        """otp.record_failure's schedule, per ID-number string (module docstring)."""
-        key = "reset-fail:" + flow.data["idh"]
+        """otp.record_failure's schedule, per (ID-number string, bucket) (module docstring)."""
+        key = _fail_key(flow)
+        lockout.keep_epoch(flow.data["idh"])
         failures = _store().incr(key, DAY)
         wait = otp.failure_wait(failures, _settings())
         if wait:
-            _store().put(key + ":lock", {"until": now() + wait}, wait)
+            lockout.hold(key + ":lock", wait, now())
         audit.record("recover.code_failure", citizen_id=citizen.id if citizen else None,
                      failures=failures, wait=wait)
 
@@ -241,6 +270,19 @@ class RecoverFlow(base.FlowKind):
 
     def _done(self, flow, form):
         return base.Finish()
+
+
+def _bucket(flow) -> str:
+    return flow.data.get("bucket") or lockout.address_bucket()
+
+
+def _fail_key(flow) -> str:
+    return lockout.key(flow.data["idh"], "reset-fail", _bucket(flow))
+
+
+def _hard_captcha_message() -> str:
+    return _("Số CMND/CCCD này vừa được yêu cầu đặt lại mật khẩu nhiều lần. Để bảo vệ tài "
+             "khoản, vui lòng nhập mã xác thực mới (8 ký tự) trong hình.")
 
 
 def _locked_message(seconds: int) -> str:

@@ -206,7 +206,8 @@ class RegisterFlow(base.FlowKind):
             return render_template(
                 "register_form.html", values=shown, account_type=flow.data.get("account_type"),
                 method=flow.data.get("method"),
-                captcha_id=captcha.issue(_store(), _settings()["captcha_ttl"]),
+                captcha_id=captcha.issue(_store(), _settings()["captcha_ttl"], bound_to=flow.id,
+                                         purpose="register"),
                 refresh_captcha_url=flow.url, **context)
         if state == "code":
             phone = flow.data["person"]["phone"]
@@ -258,7 +259,8 @@ class RegisterFlow(base.FlowKind):
         typed = {f: (form.get(f) or "").strip()[:200] for f in FORM_FIELDS}
         typed["consent"] = form.get("consent") in ("yes", "on", "1", "true")
         # Captcha first, and consumed whatever follows: one solved captcha, one submission.
-        if not captcha.verify(_store(), form.get("captcha_id") or "", form.get("captcha") or ""):
+        if not captcha.verify(_store(), form.get("captcha_id") or "", form.get("captcha") or "",
+                              bound_to=flow.id, purpose="register"):
             return base.Stay({"captcha": _("Mã xác thực không đúng hoặc đã hết hạn. Vui lòng "
                                            "nhập mã mới.")}, typed, 400)
         person, errors = validate_form(form)
@@ -352,12 +354,12 @@ class RegisterFlow(base.FlowKind):
             owner = db.session.scalar(select(Citizen).where(
                 Citizen.id_number == person["id_number"]))
             if owner is not None:
+                # Through the outbox (idp/outbox.py), committed with the audit row below.
+                from .. import outbox
                 from ..factors import phones
-                try:
-                    sms.send(phones(owner)[0], ALERT_SMS)
-                except sms.SmsError as exc:
-                    audit.record("register.alert_not_sent", citizen_id=owner.id,
-                                 error=str(exc))
+                for phone in outbox.reserve_notices(phones(owner)[:1], owner.id,
+                                                    "register_alert"):
+                    outbox.enqueue_sms(phone, ALERT_SMS, "notify:register_alert", owner.id)
         audit.record("register.exists", client_id=flow.client_id or None, reason=reason,
                      id_number=audit.mask_id_number(person["id_number"]))
         return base.Goto("exists")

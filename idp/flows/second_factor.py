@@ -12,11 +12,11 @@ pwd + otp (authenticator app or recovery code), always with mfa.
 """
 from __future__ import annotations
 
-from flask import current_app, render_template, url_for
+from flask import current_app, g, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
-from .. import audit, factors, otp, session as sso
+from .. import audit, device, factors, otp, session as sso
 from ..audit import mask_phone
 from ..db import db
 from ..models import Citizen
@@ -178,7 +178,9 @@ def _succeed(flow, citizen: Citizen, finish_updates: dict):
     if citizen.sms_reset_pending and (method != "sms" or not factors.has_non_sms_factor(citizen)):
         citizen.sms_reset_pending = False
         db.session.commit()
+    g.sso_remember = bool(flow.data.get("remember"))  # "Ghi nhớ đăng nhập" (flows/login.py)
     sso.start(citizen, "LoA2", AMR[method])
+    device.remember(citizen)  # a known device of this citizen from now on (idp/device.py)
     audit.record("login.second_factor_ok", citizen_id=citizen.id, client_id=flow.client_id,
                  method=method)
     return base.Finish(dict(finish_updates))

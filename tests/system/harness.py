@@ -1,6 +1,7 @@
 """Private, real services for the system tests: PostgreSQL (initdb + pg_ctl), Redis
 (redis-server), nginx as the round-robin load balancer, two IdP nodes (gunicorn with
-config/gunicorn.conf.py), and a fake carrier (SMS gateway + KYC + back-channel receiver).
+config/gunicorn.conf.py, each with an `idp worker` delivering the outbox), and a fake carrier
+(SMS gateway + KYC + back-channel receiver).
 
 Everything runs on loopback on free ports under one temporary directory and is removed at
 the end; the machine's shared PostgreSQL and Redis are never touched. Faults are injected by
@@ -257,7 +258,8 @@ class Carrier:
       makes an accepted message take that long (graceful-shutdown test);
     - POST /kyc/<node>  the subscriber check ({"msisdn", "id_number", "full_name",
       "birth_date"} -> {"match": bool}); `kyc_mode` as above;
-    - POST /backchannel/<client_id>  a portal's back-channel logout receiver (200).
+    - POST /backchannel/<client_id>  a portal's back-channel logout receiver (200), recording
+      the token on arrival and answering after `backchannel_delay`.
 
     Each node gets its own path, so the test knows which node sent what."""
 
@@ -282,6 +284,7 @@ class Carrier:
 
     def reset(self) -> None:
         self.sms_mode, self.kyc_mode, self.sms_delay = "ok", "ok", 0.0
+        self.backchannel_delay = 0.0
         self.last_sms_node = None
         self.sms_started.clear()
 
@@ -352,6 +355,7 @@ class Carrier:
                 if kind == "backchannel":
                     with carrier.lock:
                         carrier.logout_tokens.append((who, raw.decode()))
+                    time.sleep(carrier.backchannel_delay)
                     return self._answer(200)
                 body = json.loads(raw or b"{}")
                 if kind == "sms":
@@ -452,6 +456,40 @@ class Node:
         return self.proc.returncode if self.proc else 0
 
 
+class OutboxWorker:
+    """`idp worker` (idp/outbox.py) beside a node, as production runs it: its own process
+    with the node's configuration (so its SMS go to /sms/<name>)."""
+
+    def __init__(self, name: str, base: Path, env: dict):
+        self.name, self.env = name, env
+        self.log = base / f"worker-{name}.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with open(self.log, "a") as log:
+            self.proc = subprocess.Popen([IDP_CLI, "worker"], cwd=ROOT, env=self.env,
+                                         stdout=log, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def signal(self, sig) -> None:
+        if self.alive:
+            os.kill(self.proc.pid, sig)
+
+    def stop(self, timeout: float = 15) -> None:
+        if self.alive:
+            self.signal(signal.SIGCONT)
+            self.signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
 # --------------------------------------------------------------------------- load balancer
 
 NGINX_CONF = """\
@@ -462,6 +500,8 @@ worker_processes 1;
 error_log {prefix}/error.log warn;
 events {{ worker_connections 256; }}
 http {{
+    # $uri, never $request/$request_uri: no query strings (codes, tokens) in logs, as in
+    # config/nginx.example.conf.
     log_format lb '$msec|$http_x_test_step|$request_method|$uri|$status|$upstream_addr|'
                   '$upstream_status|$request_time';
     access_log {prefix}/access.log lb;
@@ -589,6 +629,7 @@ class Cluster:
         self.lb_port = free_port()
         self.issuer = f"http://127.0.0.1:{self.lb_port}"
         self.nodes: dict[str, Node] = {}
+        self.workers: dict[str, OutboxWorker] = {}
         self.lb: LoadBalancer | None = None
 
     # -- configuration shared by the CLI and every node
@@ -619,6 +660,12 @@ class Cluster:
             "IDP_KYC_HTTP_URL": f"{self.carrier.url}/kyc/{who}",
             "IDP_KYC_TIMEOUT": str(KYC_TIMEOUT),
             "IDP_KEY_REFRESH_INTERVAL": "1",
+            # Outbox workers (idp/outbox.py): quick polls, and a lease a killed worker's rows
+            # come back after within seconds (it must exceed SMS_TIMEOUT and the back-channel
+            # timeout).
+            "IDP_OUTBOX_POLL_INTERVAL": "0.2",
+            "IDP_OUTBOX_LEASE_SECONDS": "5",
+            "IDP_OUTBOX_BACKOFF": "0.5",
             # Many logins of the same demo citizens in one run: budgets out of the way (the
             # fault tests check that counters apply with the cooldown and login throttle).
             "IDP_SMS_BUDGET_PER_PHONE": "1000",
@@ -673,6 +720,9 @@ class Cluster:
             self.nodes[name] = Node(name, self.base, self.env(name))
         for node in self.nodes.values():
             node.start()
+        for name in self.nodes:
+            self.workers[name] = OutboxWorker(name, self.base, self.env(name))
+            self.workers[name].start()
         for node in self.nodes.values():
             node.wait_ready()
         self.lb = LoadBalancer(self.base, self.lb_port, list(self.nodes.values()))
@@ -691,6 +741,11 @@ class Cluster:
         for node in self.nodes.values():
             if not node.alive:
                 node.start()
+        for worker in self.workers.values():
+            if worker.alive:
+                worker.signal(signal.SIGCONT)
+            else:
+                worker.start()
         for node in self.nodes.values():
             node.wait_ready()
 
@@ -703,6 +758,7 @@ class Cluster:
     def close(self) -> None:
         for step in ([self.lb.stop] if self.lb else []) \
                 + [n.stop for n in self.nodes.values()] \
+                + [w.stop for w in self.workers.values()] \
                 + [self.redis.kill, self.pg.destroy, self.carrier.close]:
             try:
                 step()
