@@ -81,11 +81,12 @@ def totp_matches(secret: str, code: str, at: float | None = None) -> int | None:
     return None
 
 
-def add_totp(citizen: Citizen, secret: str, step: int) -> AuthMethod:
+def add_totp(citizen: Citizen, secret: str, step: int, commit: bool = True) -> AuthMethod:
     method = AuthMethod(citizen_id=citizen.id, kind="totp", last_step=step,
                         secret_enc=seal(_kek(), secret.encode(), f"totp:{citizen.id}".encode()))
     db.session.add(method)
-    db.session.commit()
+    if commit:
+        db.session.commit()
     audit.record("factor.totp_added", citizen_id=citizen.id)
     return method
 
@@ -118,7 +119,7 @@ def _normalize_rc(code: str) -> str:
     return "".join(c for c in (code or "").lower() if c.isalnum())
 
 
-def new_recovery_codes(citizen: Citizen) -> list[str]:
+def new_recovery_codes(citizen: Citizen, commit: bool = True) -> list[str]:
     """Replace all recovery codes; returns the new ones (to show once)."""
     db.session.execute(update(RecoveryCode).where(
         RecoveryCode.citizen_id == citizen.id, RecoveryCode.used_at.is_(None))
@@ -128,7 +129,8 @@ def new_recovery_codes(citizen: Citizen) -> list[str]:
         raw = "".join(secrets.choice(_RC_ALPHABET) for _ in range(10))
         codes.append(f"{raw[:5]}-{raw[5:]}")
         db.session.add(RecoveryCode(citizen_id=citizen.id, code_hash=sha256_hex(raw)))
-    db.session.commit()
+    if commit:
+        db.session.commit()
     audit.record("factor.recovery_codes_issued", citizen_id=citizen.id, count=len(codes))
     return codes
 

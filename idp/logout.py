@@ -36,9 +36,7 @@ audited (`backchannel.delivered` / `backchannel.failed`, and `outbox.dead`).
 """
 from __future__ import annotations
 
-import http.client
 import logging
-import ssl
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from flask import (Blueprint, current_app, g, redirect, render_template, request)
@@ -76,20 +74,21 @@ def deliver(message, payload: dict) -> tuple[bool, str]:
 
 def post_logout_token(uri: str, token: str, timeout: float) -> str:
     """One POST (BCL §2.5); returns the status code as text or the error's class name.
-    Redirects are not followed."""
+    Redirects are not followed. The URI is checked again here, on the addresses it resolves
+    to now, and the connection goes to the checked address (idp/netguard.py: SSRF and DNS
+    rebinding); a refused URI raises outbox.PermanentFailure (a dead letter, no retries)."""
+    from .netguard import BlockedURL, Policy, connection
     parts = urlsplit(uri)
     path = urlunsplit(("", "", parts.path or "/", parts.query, ""))
     body = urlencode({"logout_token": token})
+    policy = Policy.from_settings(current_app.config["IDP"])
     try:
-        if parts.scheme == "https":
-            context = ssl.create_default_context()
-            context.minimum_version = ssl.TLSVersion.TLSv1_2
-            conn = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=timeout,
-                                               context=context)
-        elif parts.scheme == "http":
-            conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
-        else:
-            return "bad_uri"
+        conn = connection(uri, timeout, policy.allowed_hosts, policy.production)
+    except BlockedURL as exc:
+        if exc.code == "unresolvable":
+            return exc.code  # DNS may come back: retried with backoff
+        raise outbox.PermanentFailure(f"blocked_{exc.code}") from None
+    try:
         try:
             conn.request("POST", path, body=body, headers={
                 "Content-Type": "application/x-www-form-urlencoded",

@@ -46,7 +46,8 @@ BUDGET_SCOPES = {"sms-phone": "phone", "sms-account": "account", "sms-ip": "ip",
                  "sms-phone-anon": "phone_unauthenticated",
                  "sms-account-anon": "account_unauthenticated",
                  "sms-ip-anon": "ip_unauthenticated",
-                 "sms-phone-notify": "phone_notify", "sms-ip-notify": "ip_notify"}
+                 "sms-phone-notify": "phone_notify", "sms-ip-notify": "ip_notify",
+                 "sms-phone-owner": "phone_owner", "sms-account-owner": "account_owner"}
 SHED_SCOPES = ("global_unauthenticated", "global_notify")
 
 

@@ -107,10 +107,11 @@ def seconds_until_resend(flow_id: str) -> int:
 # --------------------------------------------------------------------------- sending
 
 def send(flow_id: str, purpose: str, phone: str, citizen_id: int | None = None,
-         via_outbox: bool = False) -> Challenge:
+         via_outbox: bool = False, owner: bool = False) -> Challenge:
     """`via_outbox`: the message is written to the outbox (idp/outbox.py) with the challenge
     and delivered by a worker, so neither the gateway's latency nor its failure shows in the
-    answer (password reset: the caller is anonymous, outbox.py docstring)."""
+    answer (password reset: the caller is anonymous, outbox.py docstring). `owner`: asked
+    from the account owner's known device (idp/sms_budget.py: the owner's own allowance)."""
     s = _settings()
     try:
         phone = normalize_phone(phone)
@@ -119,7 +120,7 @@ def send(flow_id: str, purpose: str, phone: str, citizen_id: int | None = None,
     t = now()
     previous, sends = _reserve(flow_id, purpose, phone, t)
     try:
-        taken = _take_budgets(purpose, phone, citizen_id)
+        taken = _take_budgets(purpose, phone, citizen_id, owner)
     except OtpRefused:
         _release(flow_id, previous)
         raise
@@ -194,9 +195,10 @@ def decoy(flow_id: str, purpose: str, sends: int, last_sent: float) -> None:
     _store().delete("otp-tries:" + flow_id)
 
 
-def _take_budgets(purpose: str, phone: str, citizen_id: int | None) -> list[str]:
+def _take_budgets(purpose: str, phone: str, citizen_id: int | None,
+                  owner: bool = False) -> list[str]:
     try:
-        return sms_budget.take(purpose, phone, citizen_id)
+        return sms_budget.take(purpose, phone, citizen_id, owner=owner)
     except sms_budget.BudgetRefused as exc:  # counted in metrics by sms_budget
         audit.record("otp.budget_exhausted", citizen_id=citizen_id, phone=mask_phone(phone),
                      purpose=purpose, budget=exc.budget)

@@ -97,6 +97,12 @@ class Claimed:
     attempts: int
 
 
+class PermanentFailure(Exception):
+    """Raised by a handler when retrying cannot help (e.g. a back-channel URI that now
+    resolves to a forbidden address): the message becomes a dead letter at once. The
+    message is a short text for the audit trail."""
+
+
 @dataclass(frozen=True)
 class Handler:
     """How one kind of message is delivered: `deliver(message, payload)` returns (ok,
@@ -296,6 +302,8 @@ class Worker:
             return self._dead(message, handler, payload, "expired")
         try:
             ok, result = handler.deliver(message, payload)
+        except PermanentFailure as exc:
+            return self._dead(message, handler, payload, str(exc)[:200])
         except Exception as exc:  # noqa: BLE001 - a handler bug must not stop the worker
             log.exception("outbox %s %s: handler failed", message.kind, message.message_id)
             ok, result = False, type(exc).__name__

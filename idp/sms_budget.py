@@ -12,6 +12,10 @@ Purposes, and who can make the service send them:
   register  registration codes           } to a number an anonymous caller typed (or
   reset     password-reset codes         } chose through an ID number) behind a captcha:
   recover   account-recovery codes       } the SMS-pumping surface
+  (a reset or recovery code asked from the owner's own browser — `owner=True`, the known-
+  device cookie of idp/device.py names the account — counts on `sms-phone-owner` /
+  `sms-account-owner` instead, with the login allowance: strangers who spend a number's
+  anonymous allowance cannot keep its owner from resetting their password)
   notify    notifications (lost-phone notices, account-change notices, "someone tried to
             register with your ID"): only to numbers on file, but often set off anonymously
 
@@ -62,6 +66,8 @@ _KEYS = {
     "notify": ("sms-phone-notify", None, "sms-ip-notify"),
 }
 GLOBAL = "sms-global"
+# Anonymous purposes that the account's owner may ask from a known device (module docstring).
+OWNER_PURPOSES = ("reset", "recover")
 # Label of a refusal by the global counter below the full budget (shedding), per purpose.
 _SHED_SCOPE = {"register": "global_unauthenticated", "reset": "global_unauthenticated",
                "recover": "global_unauthenticated", "notify": "global_notify"}
@@ -104,13 +110,17 @@ def global_limit(purpose: str, s: dict | None = None) -> int:
 
 
 def counters(purpose: str, phone: str, citizen_id: int | None = None,
-             client_address: str | None = None) -> list[tuple[str, int, str]]:
+             client_address: str | None = None,
+             owner: bool = False) -> list[tuple[str, int, str]]:
     """(key, limit, scope) of every counter a send for `purpose` takes, in the order taken."""
     if purpose not in PURPOSES:
         raise ValueError(f"unknown SMS purpose {purpose!r}")
     s = _settings()
     phone_prefix, account_prefix, ip_prefix = _KEYS[purpose]
     per_phone = _per_phone_limit(purpose, s)
+    if owner and purpose in OWNER_PURPOSES and citizen_id is not None:
+        phone_prefix, account_prefix = "sms-phone-owner", "sms-account-owner"
+        per_phone = s["sms_budget_per_phone"]
     found = [(f"{phone_prefix}:{sha256_hex(phone)}", per_phone, metrics.budget_scope(phone_prefix))]
     if citizen_id is not None and account_prefix is not None:
         found.append((f"{account_prefix}:{citizen_id}", per_phone,
@@ -126,13 +136,13 @@ def counters(purpose: str, phone: str, citizen_id: int | None = None,
 
 
 def take(purpose: str, phone: str, citizen_id: int | None = None,
-         client_address: str | None = None) -> list[str]:
+         client_address: str | None = None, owner: bool = False) -> list[str]:
     """Take one unit of every budget that applies to an SMS for `purpose` to `phone` (E.164).
     All or nothing: on the first counter over its limit, everything taken is given back and
     BudgetRefused is raised. `client_address` defaults to the request's client address;
     outside a request (worker, CLI) there is no per-address counter unless one is given."""
     taken: list[str] = []
-    for key, limit, scope in counters(purpose, phone, citizen_id, client_address):
+    for key, limit, scope in counters(purpose, phone, citizen_id, client_address, owner):
         count = _store().incr(key, HOUR)
         taken.append(key)
         if count > limit:

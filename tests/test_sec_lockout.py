@@ -326,3 +326,40 @@ def test_remember_and_the_device_cookie_are_carried_through_the_second_factor(ap
         cookie = set_cookie(r, "idp_sso")
         assert ("Max-Age=" in cookie or "Expires=" in cookie) == remember, cookie
         assert set_cookie(r, "idp_dev")
+
+
+@pytest.fixture
+def anon_budget_app(database_url):
+    """Two anonymous codes an hour per phone; the per-(ID, address) reset limits left high
+    enough that only the phone's SMS budget stops the strangers."""
+    app = make_app(database_url, **SMALL, **_settings(sms_budget_per_phone_unauthenticated=2))
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def reset_codes(app) -> list[str]:
+    from .helpers import outbox
+    return [m["text"] for m in outbox(app)
+            if m["to"] == CITIZEN.phone and "dat lai mat khau" in m["text"]]
+
+
+def test_strangers_spending_a_phones_reset_allowance_do_not_stop_the_owners_device(
+        anon_budget_app, clock):
+    """The anonymous per-phone allowance (sms_budget_per_phone_unauthenticated) is spent by
+    strangers asking resets for the owner's ID number; the owner's known device still gets its
+    reset code (idp/sms_budget.py: owner allowance), a new stranger does not."""
+    app = anon_budget_app
+    owner = browser(app, "198.51.100.20")
+    assert logged_in(try_login(owner, CITIZEN.id_number, CITIZEN.password))
+    owner.get("/logout")  # the device cookie outlives the session
+    for n in range(1, 4):
+        assert identify(browser(app, f"203.0.113.{n}"), CITIZEN.id_number).status_code == 303
+        clock.advance(1)
+    assert len(reset_codes(app)) == 2  # the third stranger's code was not sent
+    assert identify(browser(app, "203.0.113.9"), CITIZEN.id_number).status_code == 303
+    assert len(reset_codes(app)) == 2
+    finish_reset(app, owner, identify(owner, CITIZEN.id_number))
+    assert len(reset_codes(app)) == 3
+    assert logged_in(try_login(browser(app, "192.0.2.1"), CITIZEN.id_number, NEW_PASSWORD))

@@ -31,10 +31,15 @@ def _cli(env: dict, *args: str):
     return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
 
 
+def _init_ok(env: dict) -> None:
+    result = _cli(env, "init")
+    assert result.exit_code == 0, result.output
+
+
 def _production_cli_env(tmp_path: Path, **extra) -> dict:
     return {**SECURE, "IDP_DATABASE_URL": f"sqlite:///{tmp_path / 'idp.sqlite3'}",
             "IDP_INSTANCE_DIR": str(tmp_path / "instance"),
-            "IDP_KEK_FILE": str(tmp_path / "kek.key"), **extra}
+            "IDP_KEK_FILE": str(tmp_path / "kek.key"), "WEB_CONCURRENCY": "1", **extra}
 
 
 def _mode(path: Path) -> int:
@@ -53,7 +58,7 @@ def test_init_demo_is_refused_in_production_and_writes_nothing(tmp_path):
     assert not (tmp_path / "idp.sqlite3").exists()
     assert not (tmp_path / "instance").exists() and not (tmp_path / "kek.key").exists()
     # Without --demo the same production settings initialise the database as before.
-    assert _cli(env, "init").exit_code == 0
+    _init_ok(env)
     assert (tmp_path / "idp.sqlite3").exists()
 
 
@@ -130,7 +135,7 @@ CLIENT = {"client_id": "rp-bcl", "client_name": "Cổng thử nghiệm",
 ])
 def test_clients_import_refuses_internal_backchannel_uris_in_production(tmp_path, uri, reason):
     env = _production_cli_env(tmp_path)
-    assert _cli(env, "init").exit_code == 0
+    _init_ok(env)
     path = tmp_path / "clients.json"
     path.write_text(json.dumps([dict(CLIENT, backchannel_logout_uri=uri)]), encoding="utf-8")
     result = _cli(env, "clients", "import", str(path))
@@ -145,7 +150,7 @@ def test_clients_import_refuses_internal_backchannel_uris_in_production(tmp_path
 
 def test_allow_listed_host_and_development_loopback_are_accepted(tmp_path):
     env = _production_cli_env(tmp_path, IDP_BACKCHANNEL_LOGOUT_ALLOWED_HOSTS="10.0.0.8, x.vn")
-    assert _cli(env, "init").exit_code == 0
+    _init_ok(env)
     path = tmp_path / "clients.json"
     path.write_text(json.dumps([dict(CLIENT, backchannel_logout_uri="https://10.0.0.8/bcl")]),
                     encoding="utf-8")

@@ -3,8 +3,10 @@ SQLite, PostgreSQL and PostgreSQL + Redis: rows written in the transaction of th
 claims that never overlap (SKIP LOCKED / SQLite's write lock), leases that outlive a killed
 worker, retries with backoff under one stable message id, dead letters in `idp audit list`,
 `idp worker --status` and the metrics; back-channel logouts and reset codes through it; and
-the timing goal: with a 250 ms SMS gateway, `/recover` and `/lost-phone` answer an ID number
-with an account and one without within 5 ms (medians of 50).
+why the timing of `/recover` and `/lost-phone` cannot tell an ID number with an account from
+one without (no gateway call inside the request). The timing goal itself — with a 250 ms SMS
+gateway, medians of 50 within 5 ms — is a benchmark (`bench/enumeration-timing`, marker
+`bench`), not a timed unit test.
 
 Imports of the new modules are inside the tests, so that on the code before the outbox the
 timing tests fail for their own reason (the ~250 ms difference), not at import.
@@ -382,6 +384,30 @@ def test_a_logout_writes_the_token_to_the_outbox_and_the_worker_sends_it(app, cl
     assert rows(app, kind="backchannel")[0].state == "delivered"
 
 
+def test_a_logout_uri_that_now_resolves_inside_is_a_dead_letter_without_a_connection(
+        app, client, monkeypatch):
+    """DNS rebinding: the RP's host resolved to a public address at registration and now
+    answers 169.254.169.254 (cloud metadata). Delivery re-checks, never connects, and does
+    not retry: the row is dead at once with the reason."""
+    import socket
+
+    from idp import netguard
+    register_backchannel(app, "http://rp.example.vn/bcl")
+    sid = live_session(app, client)
+    with app.app_context():
+        from idp import logout
+        logout.end_sessions([sid], "user")
+        db.session.remove()
+    monkeypatch.setattr(netguard, "_resolve", lambda host, port: ["169.254.169.254"])
+    connects = []
+    monkeypatch.setattr(socket, "create_connection",
+                        lambda *a, **k: connects.append(a) or (_ for _ in ()).throw(OSError()))
+    assert worker(app).run_once() == 1
+    [row] = rows(app, kind="backchannel")
+    assert row.state == "dead" and row.last_error.startswith("blocked_")
+    assert row.attempts == 1 and connects == []
+
+
 def _identify(client):
     r = client.get("/recover")
     page = client.get(r.headers["Location"])
@@ -479,6 +505,7 @@ def slow_gateway_app(database_url):
     gw = Gateway(delay=0.25)
     app = make_app(database_url, sms_provider="http", sms_http_url=gw.url,
                    sms_budget_per_ip=100_000)
+    app.extensions["test.gateway"] = gw
     yield app
     gw.close()
     with app.app_context():
@@ -489,38 +516,64 @@ def slow_gateway_app(database_url):
 N = 50
 
 
-def test_recover_answers_an_account_and_no_account_alike_with_a_slow_gateway(slow_gateway_app):
+def _post_recover(client, page, answer, number):
+    return client.post(form_action(html(page)), data={
+        "csrf_token": hidden(html(page), "csrf_token"), "id_number": number,
+        "captcha_id": hidden(html(page), "captcha_id"), "captcha": answer, "action": "send"})
+
+
+def _post_lost_phone(client, page, answer, number):
+    return client.post(form_action(html(page)), data={
+        "csrf_token": hidden(html(page), "csrf_token"), "id_number": number,
+        "captcha_id": hidden(html(page), "captcha_id"), "captcha": answer,
+        "phone": "0987654321", "action": "request"})
+
+
+def _fetch_form(client, path):
+    page = client.get(path)
+    while page.status_code in (302, 303):
+        page = client.get(page.headers["Location"])
+    captcha_id = hidden(html(page), "captcha_id")
+    return page, html(client.get(f"/_test/captcha/{captcha_id}"))
+
+
+@pytest.mark.parametrize("path, submit", [("/recover", _post_recover),
+                                          ("/lost-phone", _post_lost_phone)])
+def test_no_gateway_call_happens_inside_the_request_account_or_not(slow_gateway_app, path,
+                                                                    submit):
+    """Why the timing cannot tell: with an account the SMS is only written to the outbox; the
+    gateway is called by the worker, after the answer (the medians: bench/enumeration-timing)."""
     app = slow_gateway_app
-    _seed_citizens(app, N + 3)
+    gw = app.extensions["test.gateway"]
     client = app.test_client()
-
-    def submit(page, answer, number):
-        return client.post(form_action(html(page)), data={
-            "csrf_token": hidden(html(page), "csrf_token"), "id_number": number,
-            "captcha_id": hidden(html(page), "captcha_id"), "captcha": answer,
-            "action": "send"})
-    _medians(client, 3, "/recover", submit, first=N)  # warm-up
-    account, none = _medians(client, N, "/recover", submit)
-    print(f"\n/recover medians of {N}: account {account:.2f} ms, none {none:.2f} ms, "
-          f"difference {account - none:+.2f} ms")
-    assert abs(account - none) < 5.0, (account, none)
+    for number in (CITIZEN.id_number, UNKNOWN):
+        page, answer = _fetch_form(client, path)
+        before = len(gw.posts)
+        assert submit(client, page, answer, number).status_code == 303
+        assert len(gw.posts) == before, f"{path} {number}: gateway called inside the request"
+    assert len(rows(app, kind="sms")) == 1  # the account's message waits in the outbox
+    worker(app).run_once()
+    assert len(gw.posts) == 1
 
 
-def test_lost_phone_answers_an_account_and_no_account_alike_with_a_slow_gateway(
-        slow_gateway_app, monkeypatch):
+@pytest.mark.bench
+@pytest.mark.parametrize("path, submit", [("/recover", _post_recover),
+                                          ("/lost-phone", _post_lost_phone)])
+def test_timing_account_vs_no_account_with_a_slow_gateway(slow_gateway_app, monkeypatch,
+                                                          path, submit):
+    """Benchmark, not run by ./test (`bench/enumeration-timing` runs it): medians of 50 POSTs
+    with an account and 50 without, alternating, with a gateway that takes 250 ms; the goal
+    (issue 11 item 4) is a difference under 5 ms."""
     from idp import recovery_views
     monkeypatch.setattr(recovery_views, "REQUESTS_PER_DAY", 10_000)
     app = slow_gateway_app
     _seed_citizens(app, N + 3)
     client = app.test_client()
 
-    def submit(page, answer, number):
-        return client.post(form_action(html(page)), data={
-            "csrf_token": hidden(html(page), "csrf_token"), "id_number": number,
-            "captcha_id": hidden(html(page), "captcha_id"), "captcha": answer,
-            "phone": "0987654321", "action": "request"})
-    _medians(client, 3, "/lost-phone", submit, first=N)  # warm-up
-    account, none = _medians(client, N, "/lost-phone", submit)
-    print(f"\n/lost-phone medians of {N}: account {account:.2f} ms, none {none:.2f} ms, "
+    def post(page, answer, number):
+        return submit(client, page, answer, number)
+    _medians(client, 3, path, post, first=N)  # warm-up
+    account, none = _medians(client, N, path, post)
+    print(f"\nTIMING {path} medians of {N}: account {account:.2f} ms, none {none:.2f} ms, "
           f"difference {account - none:+.2f} ms")
     assert abs(account - none) < 5.0, (account, none)

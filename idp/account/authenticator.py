@@ -24,7 +24,7 @@ from ..models import AuthMethod
 from ..db import db
 from . import bp
 from .access import current, fresh_required, loa2_required
-from .notify import notify
+from . import notify
 
 ENROL_TTL = 600
 
@@ -91,8 +91,10 @@ def totp_confirm():
         return _enrol_page(account, secret, {"otp": message}, 400)
     if _store().take(_key(account)) is None:  # a parallel submission won
         return redirect(url_for("account.index"), 303)
-    factors.add_totp(account.citizen, secret, step)
-    notify(account.citizen.id, [account.citizen.phone], "totp_added")
+    notices = notify.reserve(account.citizen.id, [account.citizen.phone], "totp_added")
+    factors.add_totp(account.citizen, secret, step, commit=False)
+    notify.stage(account.citizen.id, notices, "totp_added")
+    db.session.commit()
     flash(_("Đã thêm ứng dụng xác thực."), "info")
     return redirect(url_for("account.index"), 303)
 
@@ -112,10 +114,10 @@ def totp_remove(method_id: int):
             "account_confirm.html", title=_("Gỡ ứng dụng xác thực"),
             message=_("Ứng dụng xác thực sẽ không còn dùng được để đăng nhập vào tài khoản."),
             button=_("Gỡ ứng dụng xác thực"))
+    notices = notify.reserve(citizen.id, [citizen.phone], "totp_removed")
     db.session.delete(method)
-    db.session.commit()
-    audit.record("factor.totp_removed", citizen_id=citizen.id)
-    notify(citizen.id, [citizen.phone], "totp_removed")
+    notify.stage(citizen.id, notices, "totp_removed")
+    audit.record("factor.totp_removed", citizen_id=citizen.id)  # commits all three
     flash(_("Đã gỡ ứng dụng xác thực."), "info")
     return redirect(url_for("account.index"), 303)
 
@@ -127,8 +129,10 @@ def recovery_codes():
     if request.method == "GET":
         return render_template("account_recovery.html",
                                left=factors.recovery_codes_left(citizen))
-    codes = factors.new_recovery_codes(citizen)
-    notify(citizen.id, [citizen.phone], "recovery_codes")
+    notices = notify.reserve(citizen.id, [citizen.phone], "recovery_codes")
+    codes = factors.new_recovery_codes(citizen, commit=False)
+    notify.stage(citizen.id, notices, "recovery_codes")
+    db.session.commit()
     response = make_response(render_template("account_recovery_codes.html", codes=codes))
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -8,8 +8,11 @@ letter is audited (`outbox.dead`). At most NOTIFY_PER_HOUR per account, so the a
 cannot be turned into an SMS pump, and each number's "notify" SMS budget (idp/sms_budget.py)
 applies; a refused notice is skipped and audited.
 
-The callers commit their change just before calling `notify`, which commits the notices
-right after: with the SQL ephemeral store the budget counters commit the session anyway.
+The notice is written in the transaction of the change it reports (DESIGN.md §4b): a caller
+first `reserve`s the notices (the per-account cap and the SMS budgets: with the SQL ephemeral
+store those counters commit the session, so this runs *before* the change is staged), then
+stages its change, then `stage`s the notices, then commits once — the change and its notices
+land together or not at all.
 """
 from __future__ import annotations
 
@@ -17,7 +20,6 @@ from flask import current_app
 
 from .. import audit, outbox, sms
 from ..audit import mask_phone
-from ..db import db
 
 NOTIFY_PER_HOUR = 20
 TEXTS = {
@@ -37,8 +39,9 @@ def text(kind: str) -> str:
             f"1800 1096.")
 
 
-def notify(citizen_id: int, phones: list[str], kind: str) -> None:
-    """Send the notification `kind` to each of `phones` (E.164, duplicates ignored)."""
+def reserve(citizen_id: int, phones: list[str], kind: str) -> list[str]:
+    """The numbers among `phones` (E.164, duplicates ignored) that may be sent the notice
+    `kind` (per-account cap, SMS budgets). Call before staging the change."""
     store = current_app.extensions["idp.store"]
     allowed = []
     for phone in dict.fromkeys(p for p in phones if p):
@@ -47,8 +50,12 @@ def notify(citizen_id: int, phones: list[str], kind: str) -> None:
                          phone=mask_phone(phone), kind=kind)
             continue
         allowed.append(phone)
-    for phone in outbox.reserve_notices(allowed, citizen_id, kind):
+    return outbox.reserve_notices(allowed, citizen_id, kind)
+
+
+def stage(citizen_id: int, reserved: list[str], kind: str) -> None:
+    """Add the notices to the session's transaction (the caller commits with its change)."""
+    for phone in reserved:
         message_id = outbox.enqueue_sms(phone, text(kind), f"notify:{kind}", citizen_id)
         audit.record("account.notified", citizen_id=citizen_id, phone=mask_phone(phone),
                      kind=kind, message_id=message_id, commit=False)
-    db.session.commit()

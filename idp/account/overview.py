@@ -23,7 +23,7 @@ from ..db import db, now
 from ..models import SsoSession, Token
 from . import access, bp
 from .access import current, fresh_required, loa2_required
-from .notify import notify
+from . import notify
 from .phones import MAX_PHONES, phone_rows
 
 PASSWORD_TRIES = 5
@@ -150,13 +150,15 @@ def password():
             strength = passwords.strength_label(request.form["password"])
         return _password_page(errors, sign_out_others, 400, strength)
     citizen = account.citizen
-    citizen.password_hash = hash_password(request.form["password"])
+    password_hash = hash_password(request.form["password"])
+    notices = notify.reserve(citizen.id, [citizen.phone], "password_changed")
+    citizen.password_hash = password_hash
     citizen.password_changed_at = now()
+    notify.stage(citizen.id, notices, "password_changed")
     db.session.commit()
     store.delete(key)
     audit.record("account.password_changed", citizen_id=citizen.id,
                  signed_out_others=sign_out_others)
-    notify(citizen.id, [citizen.phone], "password_changed")
     if sign_out_others:
         revoke_other_sessions(account)
     flash(_("Đã đổi mật khẩu."), "info")

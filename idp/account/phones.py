@@ -27,7 +27,7 @@ from ..models import AuthMethod, Citizen
 from ..validation import ValidationError, normalize_phone
 from . import bp
 from .access import current, fresh_required, loa2_required
-from .notify import notify
+from . import notify
 
 MAX_PHONES = 3
 ENROL_TTL = 600  # the new phone's code must be entered within 10 minutes (NIST: ≤ 10 min)
@@ -200,6 +200,12 @@ def _bind(citizen: Citizen, phone: str, replace_id: int | None):
     if replaced is None and len(rows) >= MAX_PHONES:
         flash(_("Tài khoản đã có tối đa %(num)d số điện thoại.", num=MAX_PHONES), "error")
         return redirect(url_for("account.index"), 303)
+    if replaced is not None:
+        kind, told, replaced_phone = "phone_changed", [replaced.phone, old_default], replaced.phone
+    else:
+        kind, told, replaced_phone = "phone_added", [old_default], None
+    notices = notify.reserve(citizen.id, told, kind)  # before the change: see notify.py
+    replaced = _row(citizen, replace_id) if replace_id else None
     new = AuthMethod(citizen_id=citizen.id, kind="sms", phone=phone, is_default=False)
     db.session.add(new)
     if replaced is not None:
@@ -207,16 +213,15 @@ def _bind(citizen: Citizen, phone: str, replace_id: int | None):
             new.is_default = True
             citizen.phone = phone
         db.session.delete(replaced)
+    notify.stage(citizen.id, notices, kind)
     db.session.commit()
-    if replaced is not None:
+    if replaced_phone is not None:
         audit.record("factor.phone_changed", citizen_id=citizen.id,
-                     old=mask_phone(replaced.phone), new=mask_phone(phone),
+                     old=mask_phone(replaced_phone), new=mask_phone(phone),
                      default=new.is_default)
-        notify(citizen.id, [replaced.phone, old_default], "phone_changed")
         flash(_("Đã đổi số điện thoại nhận mã xác thực."), "info")
     else:
         audit.record("factor.phone_added", citizen_id=citizen.id, phone=mask_phone(phone))
-        notify(citizen.id, [old_default], "phone_added")
         flash(_("Đã thêm số điện thoại mới."), "info")
     return redirect(url_for("account.index"), 303)
 
@@ -232,14 +237,17 @@ def phone_default(method_id: int):
     if target is None:
         return redirect(url_for("account.index"), 303)
     if not target.is_default:
-        previous = citizen.phone
+        previous, target_id = citizen.phone, target.id
+        notices = notify.reserve(citizen.id, [previous], "default_changed")
+        rows = phone_rows(citizen)  # reloaded: reserve may have committed the session
+        target = next(r for r in rows if r.id == target_id)
         for row in rows:
             row.is_default = row.id == target.id
         citizen.phone = target.phone
+        notify.stage(citizen.id, notices, "default_changed")
         db.session.commit()
         audit.record("factor.phone_default", citizen_id=citizen.id,
                      phone=mask_phone(target.phone), previous=mask_phone(previous))
-        notify(citizen.id, [previous], "default_changed")
     flash(_("Đã đặt số điện thoại mặc định."), "info")
     return redirect(url_for("account.index"), 303)
 
@@ -262,10 +270,12 @@ def phone_remove(method_id: int):
             message=_("Số %(phone)s sẽ không còn nhận được mã xác thực của tài khoản.",
                       phone=mask_phone(target.phone)),
             button=_("Xóa số điện thoại"))
-    phone = target.phone
+    phone, target_id = target.phone, target.id
+    notices = notify.reserve(citizen.id, [citizen.phone, phone], "phone_removed")
+    target = db.session.get(AuthMethod, target_id)
     db.session.delete(target)
+    notify.stage(citizen.id, notices, "phone_removed")
     db.session.commit()
     audit.record("factor.phone_removed", citizen_id=citizen.id, phone=mask_phone(phone))
-    notify(citizen.id, [citizen.phone, phone], "phone_removed")
     flash(_("Đã xóa số điện thoại."), "info")
     return redirect(url_for("account.index"), 303)

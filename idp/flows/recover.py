@@ -40,7 +40,9 @@ an hour the ID number is under attack for an hour, and browsers other than the o
 device must solve the hard (8-character) captcha to start a reset; nothing is refused per ID
 number. A completed reset clears every counter of the ID number (login.clear_throttle). Left
 to the SMS budgets (idp/sms_budget.py): the phone's hourly allowance for anonymous codes is
-per phone, so strangers can still use it up for an hour — then no code is sent (silently).
+per phone, so strangers can use it up for an hour — then no code is sent (silently) to a
+stranger's browser, while the owner's known device (idp/device.py) counts on an allowance of
+its own and still gets the code.
 - Timing: the code goes to the outbox (otp.send(via_outbox=True), idp/outbox.py), so the
   gateway is never called inside the request; without an account the same store reads,
   claims, counters and audit write are done as otp.send does (_pretend_send). Medians of the
@@ -183,7 +185,8 @@ class RecoverFlow(base.FlowKind):
             return None
         try:
             otp.send(flow.id, "reset", factors.phones(citizen)[0], citizen.id,
-                     via_outbox=True)  # no gateway latency in the answer (idp/outbox.py)
+                     via_outbox=True,  # no gateway latency in the answer (idp/outbox.py)
+                     owner=lockout.owner_device(citizen.id_number) is not None)
         except otp.OtpRefused as exc:
             audit.record("recover.code_not_sent", citizen_id=citizen.id, reason=exc.reason)
             self._decoy(flow)  # the same as without an account: no code works now

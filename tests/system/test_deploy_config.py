@@ -24,6 +24,10 @@ def load_conf(monkeypatch, tmp_path, **env) -> dict:
         if name.startswith(("IDP_", "GUNICORN_")) or name in ("WEB_CONCURRENCY",
                                                               "FORWARDED_ALLOW_IPS"):
             monkeypatch.delenv(name)
+    # gunicorn.conf.py writes WEB_CONCURRENCY into os.environ: make monkeypatch restore it
+    # (absent) afterwards, or later production checks in this process see several workers.
+    monkeypatch.setenv("WEB_CONCURRENCY", "")
+    monkeypatch.delenv("WEB_CONCURRENCY")
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
     monkeypatch.setenv("IDP_INSTANCE_DIR", str(tmp_path / "instance"))
     for name, value in env.items():
