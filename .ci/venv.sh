@@ -2,6 +2,13 @@
 # project (editable) when setup.cfg changed since the last install.
 ensure_venv() {
     local extras="$1" stamp=".venv/.installed${1:+-test}"
+    # An up-to-date test install (./test) has everything ./run needs: use it as is rather
+    # than reinstalling under running tests (tests/system/test_first_run_system.py runs ./run).
+    if [ -z "$extras" ] && [ -f .venv/.installed-test ] && [ -x .venv/bin/idp ] \
+            && [ ! setup.cfg -nt .venv/.installed-test ] \
+            && [ ! pyproject.toml -nt .venv/.installed-test ]; then
+        return 0
+    fi
     if [ ! -x .venv/bin/python ]; then
         local py
         py="$(command -v python3.11 || true)"

@@ -94,6 +94,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     logout.init_app(app)
     from . import account
     account.init_app(app)
+    from . import landing
+    app.register_blueprint(landing.bp)  # / (issue 12 item 6)
     if settings["test_hooks"]:
         from . import testhooks
         app.register_blueprint(testhooks.bp)

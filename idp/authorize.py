@@ -250,7 +250,8 @@ def proceed(params: dict, pending: dict, client, uid: str | None):
     has_consent = bool(citizen) and not client.is_first_party and _consented(citizen, client,
                                                                               params["scope"])
     decision = policy.decide(params, pending, session, citizen.sub if citizen else None, client,
-                             has_consent, hinted_sub(params), now(), flows.available())
+                             has_consent, hinted_sub(params), now(), flows.available(),
+                             floor=policy.login_floor(client, current_app.config["IDP"]))
     state = params.get("state")
     if decision.action == "error":
         if uid:

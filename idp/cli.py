@@ -247,7 +247,8 @@ def read_json_lines(path: str) -> list[tuple[int, object]]:
 
 def _validate_client(path, line: int, data, key_lines: dict[str, int]) -> tuple[dict, str | None]:
     try:
-        meta = validation.validate_client_metadata(data, _backchannel_check())
+        meta = validation.validate_client_metadata(data, _backchannel_check(),
+                                                   _lowest_acr_floor())
     except ValidationError as exc:
         raise InputError(path, key_lines.get(exc.field, line), exc.message, exc.field) from None
     return meta, validation.client_secret_of(data)
@@ -258,6 +259,13 @@ def _backchannel_check():
     from .netguard import Policy, check_url
     policy = Policy.from_settings(current_app.config["IDP"])
     return lambda uri: check_url(uri, policy.allowed_hosts, policy.production)
+
+
+def _lowest_acr_floor() -> str:
+    """The lowest `login_acr_floor` this deployment registers (policy.lowest_client_floor:
+    LoA1 only with allow_loa1_clients)."""
+    from .policy import lowest_client_floor
+    return lowest_client_floor(current_app.config["IDP"])
 
 
 def _store_client(meta: dict, secret: str | None, existing=None):
@@ -487,6 +495,9 @@ def clients_import(file: str, replace: bool):
 @click.option("--scope", default=None, help=f"Default: {validation.DEFAULT_SCOPE!r}.")
 @click.option("--alg", "id_token_signed_response_alg", default="ES256", show_default=True)
 @click.option("--acr", "default_acr_values", multiple=True, help="LoA1, LoA2 or LoA3.")
+@click.option("--login-acr-floor", "login_acr_floor", default=None,
+              help="Level this client's logins end at when it asks for less. LoA1 (password "
+                   "only) is refused unless the deployment sets allow_loa1_clients = true.")
 @click.option("--backchannel-logout-uri", default=None)
 @click.option("--third-party", is_flag=True, help="Not a government portal: ask for consent.")
 @click.option("--secret", default=None,
@@ -503,7 +514,8 @@ def clients_add(third_party: bool, secret: str | None, **options):
     if secret is not None or generated:
         data["client_secret"] = secret if secret is not None else secrets.token_urlsafe(32)
     try:
-        meta = validation.validate_client_metadata(data, _backchannel_check())
+        meta = validation.validate_client_metadata(data, _backchannel_check(),
+                                                   _lowest_acr_floor())
     except ValidationError as exc:
         raise CliError(str(exc)) from None
     if db.session.scalar(select(Client.id).where(Client.client_id == meta["client_id"])):
@@ -825,3 +837,13 @@ def worker(once: bool, status: bool):
 def register_flask_commands(app: Flask) -> None:
     """The same commands as `flask --app idp:create_app idp ...`, sharing that app."""
     app.cli.add_command(main, "idp")
+
+
+from .cli_demo import demo  # noqa: E402 - `idp demo reset` (issue 12 item 6)
+main.add_command(demo)
+
+
+# --- Complaints (idp/cli_complaints.py) -------------------------------------------------------
+from .cli_complaints import complaints as _complaints  # noqa: E402 - uses the helpers above
+
+main.add_command(_complaints)

@@ -17,7 +17,7 @@ CONFIG_DIR = Path(os.environ.get("IDP_CONFIG_DIR", ROOT / "config"))
 DEFAULT_FILE = CONFIG_DIR / "default.toml"
 
 # Keys read from the environment that are not settings themselves.
-_NOT_SETTINGS = {"IDP_CONFIG", "IDP_CONFIG_DIR", "IDP_INSTANCE_DIR", "IDP_KEK_FILE",
+_NOT_SETTINGS = {"IDP_CONFIG", "IDP_CONFIG_DIR", "IDP_INSTANCE_DIR", "IDP_KEK_FILE", "IDP_PORT",
                  "IDP_TEST_DATABASE_URL", "IDP_TEST_REDIS_URL"}
 
 
@@ -155,9 +155,13 @@ def validate(s: dict) -> None:
                                   f"{s[key]!r}") from None
     if s["default_locale"] not in {"vi", "en"}:
         raise ConfigError("default_locale: must be vi or en")
+    if s["login_min_acr"] not in {"LoA1", "LoA2"}:
+        # LoA3 needs a certificate for every login, which not every citizen has.
+        raise ConfigError(f"login_min_acr: must be LoA1 or LoA2, got {s['login_min_acr']!r}")
     _validate_sms_budgets(s)
     _validate_outbox(s)
     _validate_hardening(s)
+    _validate_landing(s)
     if s["env"] == "production":
         if s["test_hooks"]:
             raise ConfigError("production: IDP_TEST_HOOKS must be 0")
@@ -231,3 +235,16 @@ def _validate_outbox(s: dict) -> None:
         raise ConfigError(f"outbox_lease_seconds: must exceed the longest delivery "
                           f"(sms_timeout, backchannel_timeout: {longest} s), or a slow "
                           f"delivery would be taken over and sent twice")
+
+
+# --- Issue 12 item 6: the page at / (idp/landing.py).
+
+def _validate_landing(s: dict) -> None:
+    for key, urls in (("home_url", [s["home_url"]] if s["home_url"] else []),
+                      ("dev_portal_urls", s["dev_portal_urls"])):
+        for url in urls:
+            parts = urlsplit(url)
+            if parts.scheme not in {"http", "https"} or not parts.hostname:
+                raise ConfigError(f"{key}: must be absolute http(s) URLs, got {url!r}")
+    if s["env"] == "production" and s["home_url"] and not issuer_is_secure(s["home_url"]):
+        raise ConfigError("production: home_url must be an https:// URL")

@@ -28,9 +28,10 @@ def prompts(params: dict) -> set[str]:
 
 
 def required_acr(params: dict, client_default: list[str]) -> str:
-    """acr_values lists acceptable levels in order of preference (OIDC Core §3.1.2.1): any of
-    them satisfies the request, so the lowest known one is what we must reach. Unknown values
-    are ignored; without any, the client's default_acr_values apply, else LoA1."""
+    """The level the RP asked for. acr_values lists acceptable levels in order of preference
+    (OIDC Core §3.1.2.1): any of them satisfies the request, so the lowest known one is what we
+    must reach. Unknown values are ignored; without any, the client's default_acr_values apply,
+    else LoA1. The deployment's floor comes on top (`login_floor`, `wanted_acr`)."""
     requested = [v for v in (params.get("acr_values") or "").split() if v in LEVELS]
     if not requested:
         requested = [v for v in client_default if v in LEVELS]
@@ -39,9 +40,43 @@ def required_acr(params: dict, client_default: list[str]) -> str:
     return min(requested, key=LEVELS.__getitem__)
 
 
+def login_floor(client, settings: dict) -> str:
+    """The lowest level a login for `client` ends at (DESIGN.md §2): the deployment's
+    `login_min_acr` (LoA2: the SMS code after the password, as in the seed), raised by the
+    client's `login_acr_floor`, lowered by it only while the deployment allows it
+    (`allow_loa1_clients`). Registration refuses a lower floor without that setting
+    (validation.validate_client_metadata); one registered before the setting was turned off
+    gets the minimum again here. `client` None: the IdP's own pages (the account page)."""
+    minimum = settings["login_min_acr"]
+    own = (getattr(client, "client_metadata", None) or {}).get("login_acr_floor")
+    if own in LEVELS and (LEVELS[own] >= LEVELS[minimum] or settings["allow_loa1_clients"]):
+        return own
+    return minimum
+
+
+def lowest_client_floor(settings: dict) -> str:
+    """The lowest `login_acr_floor` a client may be registered with in this deployment."""
+    return "LoA1" if settings["allow_loa1_clients"] else settings["login_min_acr"]
+
+
+def wanted_acr(params: dict, client_default: list[str], floor: str) -> str:
+    """What this request must reach: what the RP asked, never below the floor. The ID token
+    says what was reached (the session's acr), which may be more than the RP asked."""
+    return max(required_acr(params, client_default), floor, key=LEVELS.__getitem__)
+
+
+def login_level(params: dict, client, settings: dict) -> str:
+    """`wanted_acr` for a request of `client` (None: the IdP's own pages)."""
+    return wanted_acr(params, client.default_acr_values if client is not None else [],
+                      login_floor(client, settings))
+
+
 def decide(params: dict, pending: dict, session, citizen_sub: str | None, client,
            has_consent: bool, hint_sub: str | None, now: float,
-           available_flows: set[str]) -> Decision:
+           available_flows: set[str], *, floor: str) -> Decision:
+    """`floor`: `login_floor(client, settings)`. A session below what the request wants,
+    e.g. a LoA1 session from a client allowed LoA1, never satisfies it: step-up (the second
+    factor only), or interaction_required with prompt=none."""
     p = prompts(params)
     silent = "none" in p
     logged_in_here = bool(pending.get("login_done"))
@@ -56,7 +91,7 @@ def decide(params: dict, pending: dict, session, citizen_sub: str | None, client
 
     if pending.get("consent_denied"):
         return Decision("error", error="access_denied", description="The end-user denied access")
-    wanted = required_acr(params, client.default_acr_values)
+    wanted = wanted_acr(params, client.default_acr_values, floor)
     if wanted == "LoA3" and "pki" not in available_flows:
         # Say so before asking for any credential rather than after a useless login.
         return Decision("error", error="access_denied",

@@ -182,20 +182,27 @@ def normalize_name(text) -> str:
     return value
 
 
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})", re.ASCII)
+# What a citizen types (issue 12): day/month/year, "25/03/1990", also "5/3/1990", "25.03.1990".
+_DMY = re.compile(r"([0-9]{1,2})[/.-]([0-9]{1,2})[/.-]([0-9]{4})", re.ASCII)
 MIN_BIRTH_DATE = dt.date(1900, 1, 1)
 
 
 def parse_birth_date(text, today: dt.date | None = None) -> dt.date:
+    """A birth date typed as dd/mm/yyyy (the form) or YYYY-MM-DD (CONTRACT.md §7, automated
+    clients and the citizen import): a real day, not in the future, not before 1900."""
     if isinstance(text, dt.date):
         value = text
     else:
-        if not isinstance(text, str) or not _DATE.fullmatch(text.strip()):
+        stripped = text.strip() if isinstance(text, str) else ""
+        iso, dmy = _DATE.fullmatch(stripped), _DMY.fullmatch(stripped)
+        if not (iso or dmy):
             raise ValidationError("birth_date.format",
-                                  "Ngày sinh phải có dạng YYYY-MM-DD (ví dụ 1985-03-14).",
+                                  "Ngày sinh phải có dạng ngày/tháng/năm, ví dụ 25/03/1990.",
                                   "birth_date")
+        year, month, day = (iso.groups() if iso else dmy.groups()[::-1])
         try:
-            value = dt.date.fromisoformat(text.strip())
+            value = dt.date(int(year), int(month), int(day))
         except ValueError:
             raise ValidationError("birth_date.invalid", "Ngày sinh không phải là ngày có thật.",
                                   "birth_date") from None
@@ -305,7 +312,7 @@ CLIENT_FIELDS = (
     "client_id", "client_secret", "client_name", "redirect_uris", "post_logout_redirect_uris",
     "grant_types", "response_types", "scope", "token_endpoint_auth_method",
     "id_token_signed_response_alg", "default_acr_values", "backchannel_logout_uri",
-    "backchannel_logout_session_required", "first_party",
+    "backchannel_logout_session_required", "first_party", "login_acr_floor",
 )
 _CLIENT_ID = re.compile(r"[A-Za-z0-9._-]{1,100}", re.ASCII)
 _SECRET = re.compile(r"[\x21-\x7e]+", re.ASCII)  # printable ASCII, no spaces
@@ -381,13 +388,18 @@ def _bool(value, field: str) -> bool:
     return value
 
 
-def validate_client_metadata(data, check_backchannel_uri=None) -> dict:
+def validate_client_metadata(data, check_backchannel_uri=None,
+                             lowest_acr_floor: str = "LoA2") -> dict:
     """The normalised metadata to store with Client.set_metadata(): defaults filled in, and
     without client_secret (that is stored hashed; see `client_secret_of`).
 
     `check_backchannel_uri(uri)`, when given, is the deployment's guard on where the IdP may
     POST logout tokens (idp.netguard.check_url with the configured policy); it raises a
-    ValueError whose message says why."""
+    ValueError whose message says why.
+
+    `login_acr_floor` (our own name, not RFC 7591) is the level this client's logins end at
+    when the RP asks for less; a floor below `lowest_acr_floor` (policy.lowest_client_floor:
+    the deployment's `login_min_acr` unless `allow_loa1_clients`) is refused."""
     if not isinstance(data, dict):
         raise ValidationError("client.type", "Mỗi client phải là một đối tượng JSON.")
     for key in data:
@@ -458,6 +470,14 @@ def validate_client_metadata(data, check_backchannel_uri=None) -> dict:
     if "default_acr_values" in data:
         meta["default_acr_values"] = _string_list(data["default_acr_values"],
                                                   "default_acr_values", ACR_VALUES)
+    if "login_acr_floor" in data:
+        floor = _choice(data["login_acr_floor"], "login_acr_floor", ACR_VALUES)
+        if ACR_VALUES.index(floor) < ACR_VALUES.index(lowest_acr_floor):
+            raise _bad("login_acr_floor",
+                       f"Triển khai này yêu cầu mọi lần đăng nhập đạt tối thiểu "
+                       f"{lowest_acr_floor} (mật khẩu + mã OTP); chỉ cho phép client {floor} "
+                       f"khi cấu hình allow_loa1_clients = true.", "client.acr_floor_refused")
+        meta["login_acr_floor"] = floor
     if "backchannel_logout_uri" in data:
         meta["backchannel_logout_uri"] = validate_uri(data["backchannel_logout_uri"],
                                                       "backchannel_logout_uri")

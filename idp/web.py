@@ -108,6 +108,8 @@ def init_app(app: Flask) -> None:
 
     i18n.ensure_compiled()
     app.add_template_global(i18n.switch_url, "lang_url")  # safe language-switch links
+    from . import humanize
+    humanize.register(app)  # citizen-facing levels, methods, times, phones, devices
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(i18n.TRANSLATIONS)
     app.config["BABEL_DEFAULT_LOCALE"] = "vi"
     babel.init_app(app, locale_selector=select_locale)

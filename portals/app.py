@@ -29,6 +29,8 @@ from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 
+from . import humanize
+from .humanize import ACR_LABELS
 from .store import SessionStore
 
 log = logging.getLogger(__name__)
@@ -38,12 +40,6 @@ BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 LOGOUT_TOKEN_MAX_AGE = 15 * 60     # accept logout tokens issued up to 15 min ago (IdP retries)
 CLOCK_SKEW = 60
 JWKS_REFETCH_INTERVAL = 10.0       # at most one forced JWKS refetch per 10 s from the receiver
-
-ACR_LABELS = {"LoA1": "Mức 1 (mật khẩu)", "LoA2": "Mức 2 (mật khẩu + mã OTP)",
-              "LoA3": "Mức 3 (chữ ký số)"}
-AMR_LABELS = {"pwd": "mật khẩu", "sms": "mã OTP qua SMS", "otp": "mã OTP ứng dụng",
-              "mfa": "đa yếu tố", "hwk": "khóa phần cứng", "swk": "khóa phần mềm"}
-
 
 def acr_at_least(acr: str | None, required: str) -> bool:
     return ACR_ORDER.get(acr or "", 0) >= ACR_ORDER[required]
@@ -107,6 +103,7 @@ def create_portal(config: dict) -> Flask:
     )
     store = SessionStore(instance / "sessions.sqlite3", cfg["session_ttl"])
     app.extensions["portal.store"] = store
+    humanize.register(app)  # citizen-facing wording: levels, methods, times, phones
 
     oauth = OAuth(app)
     idp = oauth.register(
@@ -159,8 +156,7 @@ def create_portal(config: dict) -> Flask:
     @app.context_processor
     def template_globals():
         return {"portal": cfg, "theme": cfg["theme"], "record": g.get("record"),
-                "csrf_token": csrf_token, "acr_labels": ACR_LABELS, "amr_labels": AMR_LABELS,
-                "mask_name": mask_name}
+                "csrf_token": csrf_token, "mask_name": mask_name}
 
     # ------------------------------------------------------------------ helpers
     def start_login(acr: str, next_url: str, **extra):

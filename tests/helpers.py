@@ -118,16 +118,53 @@ def form_action(html: str) -> str:
 
 
 def login_form_submit(client, page_html: str, username: str, password: str,
-                      captcha_answer: str | None = None):
-    """Submit the login form on `page_html`, answering the captcha through the test hook."""
+                      captcha_answer: str | None = None, second_factor: bool = False):
+    """Submit the login form on `page_html`, answering the captcha through the test hook.
+
+    Every login reaches `login_min_acr` (LoA2 by default: the SMS code after the password),
+    so a correct password is answered with a 303 to the SMS code page. With `second_factor`
+    that page is followed too, the code read from the outbox (`finish_sms_step`), and the
+    response is the one that ends the login (as `login_and_get_code` does)."""
     action = form_action(page_html)
     captcha_id = hidden(page_html, "captcha_id")
     if captcha_answer is None:
         captcha_answer = client.get(f"/_test/captcha/{captcha_id}").get_data(as_text=True)
-    return client.post(action, data={"csrf_token": hidden(page_html, "csrf_token"),
-                                     "captcha_id": captcha_id, "captcha": captcha_answer,
-                                     "username": username, "password": password,
-                                     "action": "login"})
+    r = client.post(action, data={"csrf_token": hidden(page_html, "csrf_token"),
+                                  "captcha_id": captcha_id, "captcha": captcha_answer,
+                                  "username": username, "password": password,
+                                  "action": "login"})
+    return finish_sms_step(client, r, username) if second_factor else r
+
+
+def finish_sms_step(client, response, id_number: str, **request_kw):
+    """`response` answered a correct password with the SMS code page (a 303 to /flows/…):
+    show that page (the code is sent), type the code from the outbox and return the answer
+    (a 303 ending the login). Any other response, or a page that is not the SMS step (an
+    authenticator app after a reset by SMS), is returned as it is. `request_kw` go to both
+    requests (e.g. base_url, headers)."""
+    location = response.headers.get("Location", "") if response.status_code == 303 else ""
+    if not urlsplit(location).path.startswith("/flows/"):
+        return response
+    page = client.get(location, **request_kw)
+    html = page.get_data(as_text=True)
+    if page.status_code != 200 or 'name="otp"' not in html or 'value="resend"' not in html:
+        return response
+    code = last_code(client.application, _sms_phone(client.application, id_number, html))
+    return client.post(form_action(html), data={"csrf_token": hidden(html, "csrf_token"),
+                                                "otp": code, "action": "verify"}, **request_kw)
+
+
+def _sms_phone(app, id_number: str, html: str) -> str:
+    """The phone (E.164) of `id_number`'s account whose masked form the code page shows."""
+    from idp.audit import mask_phone
+    from idp.factors import phones
+    with app.app_context():
+        citizen = db.session.query(Citizen).filter_by(id_number=id_number).one()
+        numbers = phones(citizen)
+    shown = [phone for phone in numbers if mask_phone(phone) in html]
+    if len(shown) == 1 or len(numbers) == 1:
+        return (shown or numbers)[0]
+    raise AssertionError(f"cannot tell which of {numbers} the code page means")
 
 
 def authorize(client, params: dict, method="GET"):
@@ -149,7 +186,7 @@ def login_and_get_code(client, params: dict, person: Person = CITIZEN) -> dict:
     r = authorize(client, params)
     page = follow_to_login(client, r)
     r = login_form_submit(client, page.get_data(as_text=True), person.id_number,
-                          person.password)
+                          person.password, second_factor=True)  # login_min_acr: LoA2
     assert r.status_code == 303, r.get_data(as_text=True)[:800]
     r = client.get(r.headers["Location"])  # /authorize/resume/<uid>
     assert r.status_code == 302, r.get_data(as_text=True)[:800]
@@ -187,11 +224,13 @@ def outbox(app) -> list[dict]:
 
 
 def last_code(app, phone: str) -> str:
-    """The 6-digit code of the newest SMS to `phone` (E.164) in the outbox."""
+    """The 6-digit code of the newest SMS with a code to `phone` (E.164) in the outbox (a
+    notice delivered from the outbox table after the code was sent may be newer)."""
     for message in reversed(outbox(app)):
-        if message["to"] == phone:
-            return re.search(r"\b(\d{6})\b", message["text"]).group(1)
-    raise AssertionError(f"no SMS to {phone}")
+        found = re.search(r"\b(\d{6})\b", message["text"]) if message["to"] == phone else None
+        if found:
+            return found.group(1)
+    raise AssertionError(f"no SMS with a code to {phone}")
 
 
 def basic(client_id="portal", secret=SECRET) -> dict:

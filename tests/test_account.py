@@ -136,14 +136,24 @@ def test_the_page_needs_a_loa2_session_and_shows_masked_data(app, client):
         assert session.acr == "LoA2"
 
 
-def test_a_loa1_session_runs_only_the_second_factor_and_changes_need_the_password(app,
-                                                                                  client):
+def loa1_deployment(database_url):
+    """A deployment that lowered login_min_acr to LoA1: a portal login stops at the password
+    (test_login_level.py has the default, LoA2)."""
+    from .conftest import make_app
+    app = make_app(database_url, login_min_acr="LoA1")
+    return app, app.test_client()
+
+
+def test_a_loa1_session_runs_only_the_second_factor_and_changes_need_the_password(
+        database_url):
+    app, client = loa1_deployment(database_url)
     login_and_get_code(client, auth_params(challenge=pkce_pair()[1]))  # LoA1 session
     r = client.get("/account/")
     assert r.status_code == 303 and r.headers["Location"].startswith("/flows/")
     page = client.get(r.headers["Location"])
     html = page.get_data(as_text=True)
     assert 'name="otp"' in html and 'name="password"' not in html
+    assert "Trang quản lý tài khoản yêu cầu xác thực thêm" in html  # why a code now
     r = _submit_code(client, page, last_code(app, CITIZEN.phone))
     assert r.status_code == 303 and r.headers["Location"] == "/account/"
     assert client.get("/account/").status_code == 200
@@ -182,8 +192,9 @@ def test_a_reauth_address_works_once(app, client):
     assert r.status_code == 303 and r.headers["Location"] == "/account/"
 
 
-def test_a_step_up_session_is_not_marked_fresh_by_an_old_reauth_address(app, client):
+def test_a_step_up_session_is_not_marked_fresh_by_an_old_reauth_address(database_url):
     """The address only proves a login when it comes with the session that login made."""
+    app, client = loa1_deployment(database_url)
     login_and_get_code(client, auth_params(challenge=pkce_pair()[1]))  # LoA1
     r = client.get("/account/password")  # LoA1: step-up first (second factor only)
     r = _submit_code(client, client.get(r.headers["Location"]), last_code(app, CITIZEN.phone))

@@ -36,8 +36,9 @@ from idp.db import db
 
 from .conftest import make_app, throwaway_pg_database
 from .helpers import (CITIZEN, CITIZEN2, ISSUER, NATIONAL_CB, PORTAL_CB, SECRET, SPA_CB,
-                      auth_params, authorize, basic, follow_to_login, form_action, hidden,
-                      login_and_get_code, login_form_submit, pkce_pair, token_request)
+                      auth_params, authorize, basic, finish_sms_step, follow_to_login,
+                      form_action, hidden, login_and_get_code, login_form_submit, pkce_pair,
+                      token_request)
 
 REGISTERED = (PORTAL_CB, NATIONAL_CB, SPA_CB)
 INTERNAL_PATHS = ("/flows/", "/authorize/resume/")
@@ -105,7 +106,9 @@ def shared_app(request, tmp_path_factory):
             url = f"sqlite:///{tmp_path_factory.mktemp('adversarial') / 'idp.sqlite3'}"
         else:
             url = stack.enter_context(throwaway_pg_database("idp_adv"))
-        app = make_app(url)
+        # Every login sends an SMS code now (login_min_acr LoA2), many of them to one phone:
+        # the hourly budgets (test_sec_sms_budget.py tests them) would end the fuzz early.
+        app = make_app(url, sms_budget_per_phone=100000, sms_budget_per_ip=100000)
         yield app
         with app.app_context():
             db.session.remove()
@@ -415,7 +418,8 @@ def test_odd_values_survive_login_code_and_token(shared_app, case_id, changes):
         return
     assert r.status_code == 303 and first is None, (r.status_code, first)
     page = follow_to_login(c, r)
-    r = login_form_submit(c, page.get_data(as_text=True), CITIZEN.id_number, CITIZEN.password)
+    r = login_form_submit(c, page.get_data(as_text=True), CITIZEN.id_number, CITIZEN.password,
+                          second_factor=True)
     check(r)
     r = c.get(r.headers["Location"])
     q = check(r, "/authorize/resume")
@@ -723,7 +727,8 @@ def test_consent_with_a_garbage_action_is_a_denial(shared_app):
                          scope="openid phone")
     r = authorize(c, params)
     html = follow_to_login(c, r).get_data(as_text=True)
-    r = c.get(login_form_submit(c, html, CITIZEN.id_number, CITIZEN.password).headers["Location"])
+    r = c.get(login_form_submit(c, html, CITIZEN.id_number, CITIZEN.password,
+                                second_factor=True).headers["Location"])
     html = c.get(r.headers["Location"]).get_data(as_text=True)
     r = c.post(form_action(html), data=MultiDict([("csrf_token", hidden(html, "csrf_token")),
                                                   ("action", "ALLOW "), ("action", "allow")]))
@@ -764,6 +769,11 @@ def test_every_html_page_is_hardened(client):
     responses.append(login)
     r = login_form_submit(client, login.get_data(as_text=True), CITIZEN.id_number,
                           CITIZEN.password)
+    responses.append(r)
+    sms_page = client.get(r.headers["Location"])  # the SMS code page (login_min_acr LoA2)
+    assert 'name="otp"' in sms_page.get_data(as_text=True)
+    responses.append(sms_page)
+    r = finish_sms_step(client, r, CITIZEN.id_number)
     responses.append(r)
     r = client.get(r.headers["Location"])
     responses.append(r)
@@ -895,7 +905,8 @@ def test_resume_uid_from_another_browser_is_refused_and_not_consumed(app):
     params = auth_params(challenge=challenge())
     r = authorize(victim, params)
     html = follow_to_login(victim, r).get_data(as_text=True)
-    r = login_form_submit(victim, html, CITIZEN2.id_number, CITIZEN2.password)
+    r = login_form_submit(victim, html, CITIZEN2.id_number, CITIZEN2.password,
+                          second_factor=True)
     resume = r.headers["Location"]
     assert resume.startswith("/authorize/resume/")
     for _ in range(2):
@@ -1064,6 +1075,8 @@ def test_no_redirect_is_ever_a_307_even_after_credential_posts(client):
     assert r.status_code == 303
     html = client.get(r.headers["Location"]).get_data(as_text=True)
     r = login_form_submit(client, html, CITIZEN.id_number, CITIZEN.password)
+    assert r.status_code == 303  # to the SMS code page
+    r = finish_sms_step(client, r, CITIZEN.id_number)
     assert r.status_code == 303
     r = client.get(r.headers["Location"])
     q = check(r, "/authorize/resume")

@@ -43,13 +43,18 @@ def test_loa2_login_is_password_then_sms_code(app, client):
     assert claims["acr"] == "LoA2" and {"pwd", "sms"} <= set(claims["amr"])
 
 
-def test_step_up_runs_only_the_sms_step(app, client):
+def test_step_up_runs_only_the_sms_step(database_url):
+    # A deployment that lowered login_min_acr to LoA1 (test_login_level.py: a LoA1 client).
+    from .conftest import make_app
+    app = make_app(database_url, login_min_acr="LoA1")
+    client = app.test_client()
     login_and_get_code(client, auth_params(challenge=pkce_pair()[1]))  # LoA1 session
     verifier, challenge = pkce_pair()
     r = authorize(client, auth_params(challenge=challenge, acr_values="LoA2"))
     page = client.get(r.headers["Location"])
     html = page.get_data(as_text=True)
     assert 'name="otp"' in html and 'name="password"' not in html
+    assert "Dịch vụ bạn đang truy cập yêu cầu xác thực thêm" in html  # why a code now
     r = _submit_otp(client, page, last_code(app, CITIZEN.phone))
     r = client.get(r.headers["Location"])
     body = token_request(client, query(r.headers["Location"])["code"], verifier).get_json()

@@ -302,7 +302,8 @@ class Browser:
         return self.show() if show else r
 
     def step_up(self, person: Person):
-        """A LoA1 login, then an LoA2 request: only the second-factor step runs."""
+        """A LoA1 login (an app with login_min_acr LoA1), then an LoA2 request: only the
+        second-factor step runs."""
         login_and_get_code(self.client, auth_params(challenge=pkce_pair()[1]), person)
         r = authorize(self.client, auth_params(challenge=pkce_pair()[1], acr_values="LoA2"))
         assert r.status_code == 303, r.get_data(as_text=True)[:600]
@@ -562,7 +563,9 @@ def test_resend_never_resets_the_account_failures_back_off_then_lock_out(idp, cl
 
 
 def test_step_up_counts_on_the_same_account_and_locks_it(idp, clock):
-    app = idp()  # otp_account_cap = 20
+    # otp_account_cap = 20; a deployment whose logins stop at the password (LoA1), so that a
+    # LoA2 request steps up
+    app = idp(login_min_acr="LoA1")
     person = new_citizen(app, otp_failures=19)
     b = Browser(app)
     b.step_up(person)

@@ -1,9 +1,10 @@
 """The two demo portals (portals/, issue 6) as relying parties of the IdP over real loopback
 HTTP: the IdP via `live_idp`, both portals as werkzeug servers on random ports, registered in
 the IdP's database with their actual redirect URIs; a requests.Session plays the browser.
-Login at the provincial portal (password + captcha, LoA1), SSO at the national portal without a
-password, step-up for "Nộp hồ sơ" with only the OTP, dvcqg claims, `kid` refetch after a key
-rotation, the back-channel logout receiver's validation, RP-initiated logout."""
+Login at the provincial portal (password + captcha + SMS code: LoA2, the deployment's
+login_min_acr), SSO at the national portal without a password, step-up with only the OTP from
+a LoA1 client's session, dvcqg claims, `kid` refetch after a key rotation, the back-channel
+logout receiver's validation, RP-initiated logout."""
 from __future__ import annotations
 
 import re
@@ -124,6 +125,13 @@ def by_testid(html: str, name: str) -> str:
     return m.group(1).strip()
 
 
+def acr_of(html: str, name: str) -> str:
+    """The machine level behind a citizen-facing "Mức 2 (…)" label (data-acr)."""
+    m = re.search(r'data-testid="%s"[^>]*data-acr="([^"]*)"' % re.escape(name), html)
+    assert m, f"no data-acr on data-testid={name}"
+    return m.group(1)
+
+
 def record(portal: Portal):
     """The portal's newest server-side session record."""
     store = portal.app.extensions["portal.store"]
@@ -134,9 +142,10 @@ def record(portal: Portal):
 
 def login_daklak(browser, issuer, idp_app, dk) -> None:
     r, pages = drive(browser, dk.url("/auth/login?next=/thong-tin"), issuer, idp_app)
-    assert pages == ["login"]
+    # The portal asks LoA1; every login reaches login_min_acr (LoA2): password, SMS code.
+    assert pages == ["login", "otp"]
     assert r.status_code == 200 and r.url == dk.url("/thong-tin")
-    assert by_testid(r.text, "claim-acr") == "LoA1"
+    assert acr_of(r.text, "claim-acr") == "LoA2"
 
 
 # ------------------------------------------------------------------------------- pages
@@ -182,20 +191,21 @@ def test_login_sso_step_up_and_dvcqg_claims(portals):
     # Single sign-on at the national portal: no IdP page at all; dvcqg claims shown.
     r, pages = drive(browser, qg.url("/thong-tin"), issuer, idp_app)
     assert pages == [] and r.url == qg.url("/thong-tin")
-    assert by_testid(r.text, "claim-acr") == "LoA1"
-    assert by_testid(r.text, "dvcqg-SoDinhDanh") == CITIZEN.id_number
-    assert by_testid(r.text, "dvcqg-HoVaTen") == CITIZEN.full_name
-    assert by_testid(r.text, "dvcqg-NgayThangNamSinh") == CITIZEN.birth_date.replace("-", "")
+    assert acr_of(r.text, "claim-acr") == "LoA2"
+    assert by_testid(r.text, "claim-id-number") == CITIZEN.id_number
+    assert by_testid(r.text, "claim-name") == CITIZEN.full_name
+    year, month, day = CITIZEN.birth_date.split("-")
+    assert by_testid(r.text, "claim-birthdate") == f"{day}/{month}/{year}"
     assert "SoDinhDanh" not in requests.get(dk.url("/"), timeout=5).text
 
-    # "Nộp hồ sơ" needs LoA2: step-up asks only the OTP.
+    # "Nộp hồ sơ" needs LoA2: the login already reached it (step-up: the next test).
     r, pages = drive(browser, dk.url("/nop-ho-so"), issuer, idp_app)
-    assert pages == ["otp"]
-    assert r.url == dk.url("/nop-ho-so") and by_testid(r.text, "submit-acr") == "LoA2"
+    assert pages == []
+    assert r.url == dk.url("/nop-ho-so") and acr_of(r.text, "submit-acr") == "LoA2"
     rec = record(dk)
     assert rec.claims["acr"] == "LoA2" and {"pwd", "sms"} <= set(rec.claims["amr"])
     page = browser.get(dk.url("/thong-tin")).text
-    assert by_testid(page, "claim-acr") == "LoA2"
+    assert acr_of(page, "claim-acr") == "LoA2"
 
     # Submitting needs the CSRF token.
     assert browser.post(dk.url("/nop-ho-so"), data={"procedure": "xac-nhan-cu-tru"}).status_code \
@@ -206,15 +216,35 @@ def test_login_sso_step_up_and_dvcqg_claims(portals):
     assert done.status_code == 200 and "Hồ sơ đã được tiếp nhận" in done.text
     assert re.fullmatch(r"000\.00\.\d\d\.H15-\d{6}-\d{4}", by_testid(done.text, "case-code"))
 
-    # The national portal's own LoA1 session steps up silently: the IdP session is LoA2 now.
     r, pages = drive(browser, qg.url("/nop-ho-so"), issuer, idp_app)
-    assert pages == [] and by_testid(r.text, "submit-acr") == "LoA2"
+    assert pages == [] and acr_of(r.text, "submit-acr") == "LoA2"
+
+
+def test_a_loa1_client_session_steps_up_at_the_other_portal(portals):
+    """An operator allowed the provincial portal LoA1 (allow_loa1_clients, login_acr_floor):
+    its login stops at the password. That LoA1 session does not satisfy the national portal
+    (the deployment's LoA2): the IdP asks only the SMS code, saying why."""
+    issuer, idp_app, dk, qg = portals
+    idp_app.config["IDP"]["allow_loa1_clients"] = True
+    with idp_app.app_context():
+        client = db.session.query(Client).filter_by(
+            client_id=daklak.DEFAULTS["client_id"]).one()
+        client.set_metadata({**client.client_metadata, "login_acr_floor": "LoA1"})
+        db.session.commit()
+    browser = requests.Session()
+    r, pages = drive(browser, dk.url("/auth/login?next=/thong-tin"), issuer, idp_app)
+    assert pages == ["login"] and acr_of(r.text, "claim-acr") == "LoA1"
+    r, pages = drive(browser, qg.url("/thong-tin"), issuer, idp_app)
+    assert pages == ["otp"] and acr_of(r.text, "claim-acr") == "LoA2"
+    # "Nộp hồ sơ" at the provincial portal: its record is LoA1, the IdP session LoA2 now.
+    r, pages = drive(browser, dk.url("/nop-ho-so"), issuer, idp_app)
+    assert pages == [] and acr_of(r.text, "submit-acr") == "LoA2"
 
 
 def test_submit_without_session_logs_in_at_loa2_directly(portals):
     issuer, idp_app, dk, _ = portals
     r, pages = drive(requests.Session(), dk.url("/nop-ho-so"), issuer, idp_app)
-    assert pages == ["login", "otp"] and by_testid(r.text, "submit-acr") == "LoA2"
+    assert pages == ["login", "otp"] and acr_of(r.text, "submit-acr") == "LoA2"
 
 
 def test_callback_refuses_unknown_state_and_foreign_issuer(portals):
@@ -342,9 +372,9 @@ def test_rp_initiated_logout_goes_through_the_idp_and_ends_both_portals(portals)
     assert urlsplit(r.url)._replace(query="").geturl() == dk.url("/")
     assert "Bạn đã đăng xuất" in r.text
     assert browser.get(dk.url("/thong-tin"), allow_redirects=False).status_code == 302
-    # The IdP session is over: logging in again asks the password.
+    # The IdP session is over: logging in again asks the password (and the SMS code).
     _, pages = drive(browser, dk.url("/auth/login"), issuer, idp_app)
-    assert pages == ["login"]
+    assert pages == ["login", "otp"]
     # Back-channel logout ended the national portal's session (an outbox row, delivered by
     # the worker: here one pass per check).
     fresh = requests.Session()

@@ -166,7 +166,8 @@ def test_forgot_password_from_login_resumes_the_authorization(app, client):
     login = follow_to_login(client, client.get(r.headers["Location"]))
     refused = login_form_submit(client, html(login), CITIZEN.id_number, CITIZEN.password)
     assert refused.status_code == 400
-    r = login_form_submit(client, html(refused), CITIZEN.id_number, NEW_PASSWORD)
+    r = login_form_submit(client, html(refused), CITIZEN.id_number, NEW_PASSWORD,
+                          second_factor=True)
     assert r.status_code == 303
     r = client.get(r.headers["Location"])
     assert r.status_code == 302 and r.headers["Location"].startswith(PORTAL_CB)

@@ -133,7 +133,7 @@ def test_control_characters_in_state_survive_a_whole_login(client):
     r = authorize(client, params)
     page = follow_to_login(client, r)
     r = login_form_submit(client, page.get_data(as_text=True), CITIZEN.id_number,
-                          CITIZEN.password)
+                          CITIZEN.password, second_factor=True)
     r = client.get(r.headers["Location"])
     assert r.status_code == 302
     assert _exact_state(r.headers["Location"]) == [state]

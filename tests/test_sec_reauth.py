@@ -213,7 +213,8 @@ def test_login_and_logout_renew_the_binding_the_flask_session_and_the_csrf_token
     page = follow_to_login(client, authorize(client, auth_params(challenge=pkce_pair()[1])))
     before, cookie_before = flask_session(client), session_cookie(client)
     assert before.get("bid") and before.get("csrf_token") and cookie_before
-    r = login_form_submit(client, text(page), CITIZEN.id_number, CITIZEN.password)
+    r = login_form_submit(client, text(page), CITIZEN.id_number, CITIZEN.password,
+                          second_factor=True)
     assert r.status_code == 303
     r = client.get(r.headers["Location"])  # the resume of the login's own authorization
     assert r.status_code == 302 and "code" in query(r.headers["Location"])
@@ -241,7 +242,8 @@ def test_flows_and_pending_authorizations_from_before_a_login_are_gone(app, clie
     with app.app_context():
         first_uid = store.get("flow:" + first_flow.rsplit("/", 1)[1])["pending"]
     second = follow_to_login(client, authorize(client, auth_params(challenge=pkce_pair()[1])))
-    r = login_form_submit(client, text(second), CITIZEN.id_number, CITIZEN.password)
+    r = login_form_submit(client, text(second), CITIZEN.id_number, CITIZEN.password,
+                          second_factor=True)
     r = client.get(r.headers["Location"])
     assert r.status_code == 302 and "code" in query(r.headers["Location"])  # resume works
     assert client.get(first_flow).status_code == 410
@@ -251,7 +253,15 @@ def test_flows_and_pending_authorizations_from_before_a_login_are_gone(app, clie
     assert r.status_code == 400 and "code=" not in r.headers.get("Location", "")
 
 
-def test_a_flow_from_before_a_logout_is_gone(app, client):
+def loa1_deployment(database_url):
+    """A browser of a deployment that lowered login_min_acr to LoA1 (a password-only session
+    to step up from; test_login_level.py has the default, LoA2)."""
+    from .conftest import make_app
+    return make_app(database_url, login_min_acr="LoA1")
+
+
+def test_a_flow_from_before_a_logout_is_gone(database_url):
+    client = loa1_deployment(database_url).test_client()
     login_and_get_code(client, auth_params(challenge=pkce_pair()[1]))  # LoA1
     r = client.get("/account/")  # step-up flow
     flow_url = r.headers["Location"]
@@ -269,7 +279,9 @@ def test_second_factor_login_and_account_reauth_still_work(app, client):
     assert not needs_reauth(client, "/account/phones/new")
 
 
-def test_a_step_up_resumes_its_own_authorization(app, client):
+def test_a_step_up_resumes_its_own_authorization(database_url):
+    app = loa1_deployment(database_url)
+    client = app.test_client()
     login_and_get_code(client, auth_params(challenge=pkce_pair()[1]))  # LoA1
     r = authorize(client, auth_params(challenge=pkce_pair()[1], acr_values="LoA2"))
     assert r.status_code == 303

@@ -137,7 +137,12 @@ def test_login_errors_are_announced_and_tied_to_their_fields(app):
                                         "errors": {"form": "Lỗi chung", "username": "Sai số",
                                                    "captcha": "Sai mã"}})
     alert = page.one(role="alert")
-    assert "Lỗi chung" in page.content and alert["class"].startswith("alert")
+    assert "Lỗi chung" in page.content and alert["class"] == "error-summary"
+    # The error summary takes the focus and links to each field in error (issue 12).
+    assert alert["tabindex"] == "-1" and "autofocus" in alert
+    assert [a["href"] for a in page.find("a") if a.get("href", "").startswith("#")
+            and a["href"] != "#main"] == ["#password", "#username", "#captcha"]
+    assert not [a for t, a in page.tags if t == "input" and "autofocus" in a]
     username = page.one("input", name="username")
     assert username["value"] == "0660"
     assert username["aria-invalid"] == "true"

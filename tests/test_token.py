@@ -59,7 +59,8 @@ def test_id_token_claims_and_signature(client):
     now = time.time()
     assert claims["iat"] <= now + 1 and claims["exp"] > now
     assert abs(claims["auth_time"] - now) < 60
-    assert claims["acr"] == "LoA1" and claims["amr"] == ["pwd"] and claims["sid"]
+    # Every login reaches login_min_acr (LoA2): password, then the SMS code.
+    assert claims["acr"] == "LoA2" and claims["amr"] == ["pwd", "sms", "mfa"] and claims["sid"]
     digest = hashlib.sha256(body["access_token"].encode()).digest()
     assert claims["at_hash"] == base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()
     assert claims["sub"] and claims["sub"] != CITIZEN.id_number
@@ -80,8 +81,8 @@ def test_client_secret_post_and_public_client(client):
     params = auth_params(client_id="spa", redirect_uri=SPA_CB, challenge=challenge)
     r = authorize(client, params)
     html = client.get(r.headers["Location"]).get_data(as_text=True)
-    r = client.get(login_form_submit(client, html, CITIZEN.id_number,
-                                     CITIZEN.password).headers["Location"])
+    r = client.get(login_form_submit(client, html, CITIZEN.id_number, CITIZEN.password,
+                                     second_factor=True).headers["Location"])
     html = client.get(r.headers["Location"]).get_data(as_text=True)
     r = client.post(form_action(html), data={"csrf_token": hidden(html, "csrf_token"),
                                              "action": "allow"})

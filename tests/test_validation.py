@@ -190,7 +190,7 @@ def test_birth_date():
     ("2001-02-29", "birth_date.invalid"),
     ("1899-12-31", "birth_date.too_old"),
     ("2999-01-01", "birth_date.future"),
-    ("14/03/1985", "birth_date.format"),
+    ("03/14/1985", "birth_date.invalid"),  # month/day order: no 14th month
     ("1985-3-14", "birth_date.format"),
     ("１９８５-03-14", "birth_date.format"),
     ("", "birth_date.format"),

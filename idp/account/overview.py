@@ -10,13 +10,12 @@ SSO sessions and every token issued from them or from older, already expired ses
 from __future__ import annotations
 
 import ipaddress
-from datetime import datetime, timedelta, timezone
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select, update
 
-from .. import audit, factors, logout, passwords
+from .. import audit, factors, humanize, logout, passwords
 from ..audit import mask_id_number, mask_phone
 from ..crypto import hash_password, verify_password
 from ..db import db, now
@@ -28,14 +27,12 @@ from .phones import MAX_PHONES, phone_rows
 
 PASSWORD_TRIES = 5
 PASSWORD_WINDOW = 900
-VN_TIME = timezone(timedelta(hours=7))  # Asia/Ho_Chi_Minh, no daylight saving
 
 
 @bp.app_template_filter("account_time")
 def account_time(ts: float | None) -> str:
-    if not ts:
-        return ""
-    return datetime.fromtimestamp(ts, VN_TIME).strftime("%d/%m/%Y %H:%M")
+    """dd/mm/yyyy HH:mm in Vietnam time (idp/humanize.py)."""
+    return humanize.datetime_vn(ts)
 
 
 def mask_ip(ip: str | None) -> str:

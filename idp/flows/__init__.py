@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask import current_app
 
 from . import base
+from .complaint import ComplaintFlow
 from .consent import ConsentFlow
 from .login import LoginFlow
 from .recover import RecoverFlow
@@ -15,7 +16,7 @@ from .stepup import StepUpFlow
 
 KINDS: dict[str, base.FlowKind] = {k.name: k for k in (LoginFlow(), StepUpFlow(),
                                                         ConsentFlow(), RecoverFlow(),
-                                                        RegisterFlow())}
+                                                        RegisterFlow(), ComplaintFlow())}
 
 
 def available() -> set[str]:

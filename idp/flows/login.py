@@ -220,13 +220,14 @@ class LoginFlow(base.FlowKind):
 
     @staticmethod
     def _needs_second_factor(flow, citizen) -> bool:
-        """LoA2 or more requested (acr_values or the client's default_acr_values), or the
-        first login after a password reset proven by SMS alone."""
+        """The level this login must reach (policy.login_level: the deployment's
+        `login_min_acr`, LoA2 by default, or more if the RP asked; less only for a client the
+        operator allowed LoA1) is LoA2 or more, or this is the first login after a password
+        reset proven by SMS alone."""
         from ..oauth2 import query_client
         pending = _store().get("pending:" + flow.pending) or {}
-        client = query_client(flow.client_id)
-        wanted = policy.required_acr(pending.get("params") or {},
-                                     client.default_acr_values if client else [])
+        client = query_client(flow.client_id) if flow.client_id else None
+        wanted = policy.login_level(pending.get("params") or {}, client, _settings())
         return policy.LEVELS[wanted] >= 2 or (
             citizen.sms_reset_pending and factors.has_non_sms_factor(citizen))
 

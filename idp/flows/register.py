@@ -5,15 +5,16 @@ the pending authorization resumes, so the RP gets its code.
 
     stateDiagram-v2
       [*] --> choose
-      choose --> form: Công dân + Thuê bao di động (other methods: "not available yet")
+      choose --> form: Công dân + Thuê bao di động (other options: disabled, "chưa hỗ trợ")
       form --> code: captcha, every field valid, consent → OTP sent to the phone
-      code --> code: resend (otp.py cooldown, ≤ 5 codes per flow)
+      code --> code: resend (otp.py cooldown per phone, ≤ 5 codes per phone)
       code --> password: possession (OTP) → ownership (carrier KYC) → no account yet
       code --> unavailable: KYC port down (retry without a new code)
       code --> mismatch: KYC says the subscription is not in this ID number's name
       code --> exists: this ID number (or this phone) already has an account
-      mismatch --> form: correct the data (a new captcha and a new code)
-      password --> [*]: account created atomically, logged in LoA2, authorization resumes
+      mismatch --> form: correct the data (captcha credit, a new code to the corrected phone)
+      password --> done: account created atomically, logged in LoA2 ("Đăng ký thành công")
+      done --> [*]: "Tiếp tục": the authorization resumes
 
 Possession and ownership are separate steps with their own audit events:
 `register.possession_ok` (the OTP to the entered phone was typed back) and
@@ -31,17 +32,44 @@ account. Only after possession:
   1. the carrier KYC check. A mismatch is reported ("this subscription is not registered in
      the name of this ID number / these details") — the caller holds this phone, so they
      learn only about their own subscription, something the carrier would tell them too, and
-     each further try costs a new captcha and a new SMS code (≤ 5 codes per flow, per-phone
-     budget an hour);
+     each further try costs a form submission under the captcha credit below and a new SMS
+     code typed back (≤ KYC_MAX_PER_FLOW carrier queries per flow, per-phone budget an hour);
   2. only when the subscription is registered to the ID number entered: whether that ID number
-     already has an account. If it has, the page says so and offers "Quên mật khẩu" (seed §1),
-     and an alert SMS goes to the phone registered on the existing account ("someone tried to
+     already has an account. If it has, the page says so and offers "Quên mật khẩu" (seed §1)
+     and "Khiếu nại: tài khoản này không phải của tôi" (flows/complaint.py, reachable only
+     from here), and an alert SMS goes to the phone registered on the existing account ("someone tried to
      register with your ID number; call 1800 1096 if it was not you"). So an existing account
      is revealed only to the holder of a phone the carrier registered to that ID number — the
      citizen themselves (or someone holding their phone, who could reset the password
      anyway).
 A phone already used by another account is told the same way, after possession and
 ownership (the carrier registered it to this ID number, so the number was probably recycled).
+
+Refused sends and corrected phones (issue 12 item 3). A citizen who typed someone else's
+phone (a KYC mismatch), a landline, or a number over its SMS budget corrects the phone and
+submits again; that must not cost a new captcha nor a wait earned by another number:
+  - Captcha credit: a solved captcha covers CAPTCHA_SUBMISSIONS form submissions of this flow
+    (the first and up to three corrections), counted atomically (CAS on
+    `register-captcha:<flow id>`); when it is spent, the form shows a new captcha. A captcha
+    therefore still buys a bounded number of tries: at most CAPTCHA_SUBMISSIONS sends, and
+    each carrier query also needs the code typed back from a phone the caller holds. The
+    credit is bound to the flow, which is bound to the browser, so it cannot be relayed.
+  - Carrier queries: the KYC check costs the carrier a query, so a flow makes at most
+    KYC_MAX_PER_FLOW of them (answered ones, `register-kyc:<flow id>`); past that the form
+    refuses before sending any code. The check still runs only after possession, so the
+    enumeration discipline above is unchanged: every refusal before the code depends on what
+    was typed, the phone and this flow's own history, never on an account.
+  - Cooldown per phone: each phone number the flow sends to has its own OTP challenge (the
+    first under the flow id, later ones under `<flow id>.<n>`), so the resend cooldown and
+    the ≤ 5 codes apply per number, and a corrected phone that never received a code starts
+    with no wait. A flow may send to at most MAX_PHONES_PER_FLOW numbers, which bounds the
+    SMS one flow causes (the per-phone, per-address and global hourly budgets apply on top).
+
+Success (issue 12 item 3): after the password the citizen is logged in (the browser binding
+is renewed, session.start) and the pending authorization is re-bound to the new binding at
+once (as views.complete does), so the flow's final state "done" can show "Đăng ký thành
+công" with the masked ID number and phone; its "Tiếp tục" finishes the flow and the
+authorization resumes (or an internal flow returns to its page).
 
 Atomicity (item 7): nothing is written to the database before the password step; then the
 Citizen and its default SMS AuthMethod (and the audit row) are inserted in one transaction.
@@ -75,6 +103,12 @@ from ..validation import (ValidationError, check_cccd_consistency, normalize_ema
 from . import base, second_factor
 
 DAY = 24 * 3600
+# Form submissions one solved captcha covers in a flow: the first and up to three corrections
+# (a refused send, a field error, a KYC mismatch); module docstring.
+CAPTCHA_SUBMISSIONS = 4
+# Carrier (KYC) queries one flow may cause, and phone numbers it may send codes to.
+KYC_MAX_PER_FLOW = 3
+MAX_PHONES_PER_FLOW = 3
 FORM_FIELDS = ("full_name", "id_number", "birth_date", "gender", "phone", "email")
 ALERT_SMS = (f"{sms.SERVICE_NAME}: Co nguoi vua dang ky tai khoan moi bang so CCCD/CMND cua "
              "ban. Tai khoan cua ban khong thay doi. Neu khong phai ban, goi 1800 1096.")
@@ -130,6 +164,47 @@ for _m in (
     register_method(_m)
 
 
+def usable_methods(account_type: str) -> list[VerificationMethod]:
+    return [m for m in METHODS.values() if m.available and account_type in m.account_types]
+
+
+def _quoted(methods) -> str:
+    return ", ".join(f"“{m.label}”" for m in methods)
+
+
+def choice_errors(atype: AccountType | None, method: VerificationMethod | None) -> dict:
+    """Field errors for a choice the page does not offer (the radios of unavailable options
+    are disabled, so only a hand-made POST gets here). Each message names only what is
+    really possible, so no combination reads as a contradiction: an unavailable account type
+    is reported on its own (the method is not judged against it), an unavailable method
+    names the methods that work for the chosen type, and an available method that does not
+    fit the type says so."""
+    errors = {}
+    if atype is None:
+        errors["account_type"] = _("Vui lòng chọn loại tài khoản.")
+    elif not atype.available:
+        errors["account_type"] = _(
+            "Hệ thống chưa hỗ trợ đăng ký tài khoản %(type)s. Trong thời gian này, vui lòng "
+            "liên hệ Bộ phận Một cửa của UBND cấp xã nơi làm thủ tục để được hướng dẫn.",
+            type=atype.label)
+    if method is None:
+        errors["method"] = _("Vui lòng chọn phương thức đăng ký.")
+    elif atype is None or not atype.available:
+        pass  # the account type is the problem: judge the method once a type works
+    elif not method.available:
+        usable = usable_methods(atype.key)
+        if usable:
+            errors["method"] = _("Phương thức “%(method)s” chưa được hỗ trợ. Vui lòng chọn "
+                                 "%(usable)s.", method=method.label, usable=_quoted(usable))
+        else:
+            errors["method"] = _("Phương thức “%(method)s” chưa được hỗ trợ.",
+                                 method=method.label)
+    elif atype.key not in method.account_types:
+        errors["method"] = _("Phương thức “%(method)s” không dùng để đăng ký tài khoản "
+                             "%(type)s.", method=method.label, type=atype.label)
+    return errors
+
+
 # --------------------------------------------------------------------------- helpers
 
 def _settings():
@@ -146,6 +221,76 @@ def _phone_fail_key(phone: str) -> str:
 
 def _national(phone: str) -> str:
     return "0" + phone[3:] if phone.startswith("+84") else phone
+
+
+def _refusal(exc: otp.OtpRefused) -> str:
+    """A refused send, in the words of registration (no "đăng nhập lại" here)."""
+    if exc.reason == "flow_budget":
+        return _("Số điện thoại này đã nhận đủ số mã cho phép trong một lần đăng ký. Vui lòng "
+                 "kiểm tra lại số điện thoại, hoặc bắt đầu đăng ký lại sau ít phút.")
+    return second_factor.refusal_message(exc)
+
+
+def _credit_key(flow_id: str) -> str:
+    return "register-captcha:" + flow_id
+
+
+def captcha_credit(flow_id: str) -> int:
+    """Form submissions the flow's last solved captcha still covers (module docstring)."""
+    record = _store().get(_credit_key(flow_id))
+    return max(0, int(record.get("left", 0))) if record else 0
+
+
+def _spend_credit(flow_id: str) -> bool:
+    """Take one submission from the credit, atomically (CAS): of two parallel submissions
+    with one submission left, exactly one passes."""
+    found = _store().get_rev(_credit_key(flow_id))
+    if found is None or int(found[0].get("left", 0)) <= 0:
+        return False
+    record, rev = found
+    return _store().cas(_credit_key(flow_id), rev, {"left": int(record["left"]) - 1})
+
+
+def pass_captcha(flow, form) -> bool:
+    """The form's captcha gate: one submission of the credit if some is left (an answer sent
+    anyway is discarded), otherwise a right answer to a captcha bound to this browser, flow
+    and purpose, which opens a new credit."""
+    if _spend_credit(flow.id):
+        captcha.discard(_store(), form.get("captcha_id"))
+        return True
+    if not captcha.verify(_store(), form.get("captcha_id") or "", form.get("captcha") or "",
+                          bound_to=flow.id, purpose="register"):
+        return False
+    _store().put(_credit_key(flow.id), {"left": CAPTCHA_SUBMISSIONS - 1},
+                 _settings()["flow_ttl"])
+    return True
+
+
+def _kyc_key(flow_id: str) -> str:
+    return "register-kyc:" + flow_id
+
+
+def kyc_queries(flow_id: str) -> int:
+    return _store().incr(_kyc_key(flow_id), _settings()["flow_ttl"], 0)
+
+
+def challenge_id(flow) -> str:
+    """The OTP challenge of the phone the flow last sent a code to (module docstring)."""
+    return flow.data.get("challenge") or flow.id
+
+
+def _challenge_for(flow, phone: str) -> str | None:
+    """The challenge id of `phone` in this flow (a new one for a new number), or None when
+    the flow has already sent codes to MAX_PHONES_PER_FLOW other numbers."""
+    phones = flow.data.get("phones") or []
+    mark = sha256_hex(phone)[:16]
+    if mark not in phones:
+        if len(phones) >= MAX_PHONES_PER_FLOW:
+            return None
+        phones = phones + [mark]
+    index = phones.index(mark)
+    flow.data["phones"] = phones  # saved with the flow only when the code is sent (Goto)
+    return flow.id if index == 0 else f"{flow.id}.{index}"
 
 
 def validate_form(form) -> tuple[dict, dict]:
@@ -195,27 +340,35 @@ class RegisterFlow(base.FlowKind):
         context = {"action": url_for("flows.submit", flow_id=flow.id), "errors": errors}
         state = flow.state
         if state == "choose":
+            # What was chosen stays checked if it can be chosen; otherwise the default does.
+            atype = values.get("account_type") or flow.data.get("account_type")
+            key = values.get("method") or flow.data.get("method")
             return render_template(
                 "register_choose.html", account_types=list(ACCOUNT_TYPES.values()),
                 methods=list(METHODS.values()),
-                account_type=values.get("account_type") or flow.data.get("account_type",
-                                                                          "citizen"),
-                method=values.get("method") or flow.data.get("method", "mobile"), **context)
+                account_type=atype if getattr(ACCOUNT_TYPES.get(atype), "available", False)
+                else "citizen",
+                method=key if getattr(METHODS.get(key), "available", False) else "mobile",
+                **context)
         if state == "form":
             shown = dict(flow.data.get("typed") or {}, **values)
+            credit = captcha_credit(flow.id)
             return render_template(
                 "register_form.html", values=shown, account_type=flow.data.get("account_type"),
-                method=flow.data.get("method"),
-                captcha_id=captcha.issue(_store(), _settings()["captcha_ttl"], bound_to=flow.id,
-                                         purpose="register"),
+                method=flow.data.get("method"), captcha_credit=credit,
+                captcha_id=None if credit else captcha.issue(
+                    _store(), _settings()["captcha_ttl"], bound_to=flow.id, purpose="register"),
                 refresh_captcha_url=flow.url, **context)
         if state == "code":
             phone = flow.data["person"]["phone"]
+            ch = otp.challenge(challenge_id(flow))
             return render_template(
                 "register_code.html", phone=_national(phone),
-                resend_in=otp.seconds_until_resend(flow.id),
-                resent=(otp.challenge(flow.id).sends if otp.challenge(flow.id) else 0) > 1,
-                **context)
+                resend_in=otp.seconds_until_resend(challenge_id(flow)),
+                resent=(ch.sends if ch else 0) > 1, **context)
+        if state == "done":
+            return render_template("register_done.html", done=flow.data.get("done") or {},
+                                   client_name=_client_name(flow), **context)
         if state == "password":
             return render_template("register_password.html", hint=passwords.HINT,
                                    strength=values.get("strength"), **context)
@@ -225,7 +378,7 @@ class RegisterFlow(base.FlowKind):
     def handle(self, flow, form):
         steps = {"choose": self._choose, "form": self._form, "code": self._code,
                  "unavailable": self._unavailable, "mismatch": self._mismatch,
-                 "exists": self._exists, "password": self._password,
+                 "exists": self._exists, "password": self._password, "done": self._done,
                  "creating": self._creating}
         return steps[flow.state](flow, form)
 
@@ -234,19 +387,8 @@ class RegisterFlow(base.FlowKind):
         account_type = form.get("account_type") or ""
         key = form.get("method") or ""
         keep = {"account_type": account_type[:20], "method": key[:20]}
-        errors = {}
-        atype = ACCOUNT_TYPES.get(account_type)
+        errors = choice_errors(ACCOUNT_TYPES.get(account_type), METHODS.get(key))
         method = METHODS.get(key)
-        if atype is None:
-            errors["account_type"] = _("Vui lòng chọn loại tài khoản.")
-        elif not atype.available:
-            errors["account_type"] = _("Đăng ký tài khoản %(type)s chưa được hỗ trợ trên hệ "
-                                       "thống này.", type=atype.label)
-        if method is None:
-            errors["method"] = _("Vui lòng chọn phương thức đăng ký.")
-        elif not method.available or account_type not in method.account_types:
-            errors["method"] = _("Phương thức “%(method)s” chưa được hỗ trợ. Hiện chỉ đăng "
-                                 "ký được bằng “Thuê bao di động”.", method=method.label)
         if errors:
             return base.Stay(errors, keep, 400)
         flow.data.update(account_type=account_type, method=key)
@@ -258,22 +400,32 @@ class RegisterFlow(base.FlowKind):
             return base.Goto("choose")
         typed = {f: (form.get(f) or "").strip()[:200] for f in FORM_FIELDS}
         typed["consent"] = form.get("consent") in ("yes", "on", "1", "true")
-        # Captcha first, and consumed whatever follows: one solved captcha, one submission.
-        if not captcha.verify(_store(), form.get("captcha_id") or "", form.get("captcha") or "",
-                              bound_to=flow.id, purpose="register"):
+        # Captcha first: a solved one covers CAPTCHA_SUBMISSIONS submissions of this flow,
+        # so a refused send or a correction does not need a new one (module docstring).
+        if not pass_captcha(flow, form):
             return base.Stay({"captcha": _("Mã xác thực không đúng hoặc đã hết hạn. Vui lòng "
                                            "nhập mã mới.")}, typed, 400)
         person, errors = validate_form(form)
         if errors:
             return base.Stay(errors, typed, 400)
+        if kyc_queries(flow.id) >= KYC_MAX_PER_FLOW:
+            return base.Stay({"form": _("Bạn đã đối chiếu thông tin với nhà mạng quá số lần "
+                                        "cho phép trong một lần đăng ký. Vui lòng quay lại "
+                                        "cổng dịch vụ công và bắt đầu đăng ký lại, hoặc gọi "
+                                        "tổng đài 1800 1096 để được hỗ trợ.")}, typed, 429)
+        cid = _challenge_for(flow, person["phone"])
+        if cid is None:
+            return base.Stay({"phone": _("Bạn đã dùng quá nhiều số điện thoại khác nhau trong "
+                                         "một lần đăng ký. Vui lòng dùng lại một số đã nhập, "
+                                         "hoặc bắt đầu đăng ký lại.")}, typed, 429)
         flow.data.update(person=person, typed=typed, possession=False, ownership=False,
-                         reason=None)
+                         reason=None, challenge=cid)
         try:
-            otp.send(flow.id, "register", person["phone"])
+            otp.send(cid, "register", person["phone"])
         except otp.OtpRefused as exc:
             audit.record("register.code_not_sent", client_id=flow.client_id or None,
                          phone=audit.mask_phone(person["phone"]), reason=exc.reason)
-            return base.Stay({"form": second_factor.refusal_message(exc)}, typed,
+            return base.Stay({"form": _refusal(exc)}, typed,
                              503 if exc.reason == "sms_failed" else 429,
                              retry_after=exc.retry_after)
         audit.record("register.started", client_id=flow.client_id or None,
@@ -288,9 +440,9 @@ class RegisterFlow(base.FlowKind):
             return base.Goto("form")
         if form.get("action") == "resend":
             try:
-                otp.send(flow.id, "register", person["phone"])
+                otp.send(challenge_id(flow), "register", person["phone"])
             except otp.OtpRefused as exc:
-                return base.Stay({"form": second_factor.refusal_message(exc)},
+                return base.Stay({"form": _refusal(exc)},
                                  status=503 if exc.reason == "sms_failed" else 429,
                                  retry_after=exc.retry_after)
             return base.Goto("code")
@@ -302,7 +454,7 @@ class RegisterFlow(base.FlowKind):
         if not code:
             return base.Stay({"otp": _("Vui lòng nhập mã xác thực.")}, status=400)
         try:
-            ok = otp.verify(flow.id, "register", code)
+            ok = otp.verify(challenge_id(flow), "register", code)
         except otp.OtpRefused as exc:
             return base.Stay({"form": second_factor.refusal_message(exc)}, status=400)
         if not ok:
@@ -323,6 +475,7 @@ class RegisterFlow(base.FlowKind):
             audit.record("register.kyc_unavailable", client_id=flow.client_id or None,
                          error=str(exc))
             return base.Goto("unavailable")
+        _store().incr(_kyc_key(flow.id), _settings()["flow_ttl"])  # an answered query
         if not matched:
             audit.record("register.ownership_mismatch", client_id=flow.client_id or None,
                          phone=audit.mask_phone(person["phone"]),
@@ -376,7 +529,24 @@ class RegisterFlow(base.FlowKind):
     def _exists(self, flow, form):
         if form.get("action") == "forgot":
             return base.Finish({"register_done": True}, next_flow=("recover", {}))
+        if form.get("action") == "complain":
+            # "Khiếu nại: tài khoản này không phải của tôi" (flows/complaint.py): offered only
+            # here, after possession and ownership; start_data refuses anything else.
+            from .complaint import start_data
+            data = start_data(flow.data)
+            if data is None:
+                return base.Stay({"form": _("Phiên đăng ký không hợp lệ. Vui lòng bắt đầu "
+                                            "lại.")}, status=403)
+            return base.Finish({"register_done": True}, next_flow=("complaint", data))
         return base.Finish({"register_done": True})  # "Đăng nhập"
+
+    def _done(self, flow, form):
+        """"Tiếp tục" on "Đăng ký thành công": the login happened at the password step
+        (pending already re-bound), so the authorization resumes. Any other POST (a late
+        duplicate of the password form) just shows the page again."""
+        if form.get("action") != "continue":
+            return base.Stay({})
+        return base.Finish({"login_done": True, "register_done": True})
 
     def _creating(self, flow, form):
         return base.Stay({"form": _("Yêu cầu đăng ký đang được xử lý. Vui lòng tải lại trang "
@@ -404,7 +574,11 @@ class RegisterFlow(base.FlowKind):
         outcome = _create(flow, person, password_hash)
         if isinstance(outcome, Citizen):
             sso.start(outcome, "LoA2", ["pwd", "sms", "mfa"])
-            return base.Finish({"login_done": True, "register_done": True})
+            _rebind_pending(flow)
+            flow.data = {"done": {"id_number": audit.mask_id_number(person["id_number"]),
+                                  "phone": audit.mask_phone(person["phone"]),
+                                  "full_name": person["full_name"]}}
+            return base.Goto("done")  # saved under the renewed browser binding
         if outcome in ("id_number", "phone"):
             return self._to_exists(flow, outcome)
         flow.state = "password"  # nothing was created: the citizen may try again
@@ -415,6 +589,27 @@ class RegisterFlow(base.FlowKind):
         return base.Stay({"form": _("Không tạo được tài khoản lúc này do lỗi hệ thống. Chưa "
                                     "có gì được lưu; vui lòng thử lại sau ít phút.")},
                          status=503)
+
+
+def _rebind_pending(flow) -> None:
+    """The password step logged the citizen in and renewed the browser binding; the flow
+    goes on to "done" under the new binding, so its pending authorization must follow now
+    (views.complete does the same when a flow finishes with the login), atomically (CAS)."""
+    key = "pending:" + flow.pending
+    found = _store().get_rev(key)
+    if found is None:
+        return
+    pending, rev = found
+    if pending.get("bid") == sso.binding_before_login():
+        _store().cas(key, rev, dict(pending, bid=sso.browser_binding()))
+
+
+def _client_name(flow) -> str:
+    if not flow.client_id:
+        return ""
+    from .. import oauth2
+    client = oauth2.query_client(flow.client_id)
+    return client.client_name if client else ""
 
 
 def _phone_in_use(phone: str) -> bool:

@@ -9,6 +9,10 @@ reset proven by SMS, when the account has another factor — ASVS 5.0 6.4.3).
 
 Success ends the flow with a new LoA2 SSO session; amr per RFC 8176: pwd + sms (SMS code),
 pwd + otp (authenticator app or recovery code), always with mfa.
+
+Every code page says in one sentence why a code is asked now (`reason`): every login needs
+it (the deployment's `login_min_acr`), the service being opened asks more than the session
+has (step-up), or the password was just reset by SMS.
 """
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from flask import current_app, g, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
-from .. import audit, device, factors, otp, session as sso
+from .. import audit, device, factors, otp, policy, session as sso
 from ..audit import mask_phone
 from ..db import db
 from ..models import Citizen
@@ -87,12 +91,40 @@ def options(flow, citizen: Citizen) -> list[dict]:
     return out
 
 
+def reason(flow) -> str:
+    """One sentence: why a second factor is asked now (module docstring)."""
+    sms = flow.state == "sms"
+    if not flow.data.get("sms_allowed", True):
+        return _("Mật khẩu của bạn vừa được đặt lại bằng mã SMS, nên lần đăng nhập này cần "
+                 "ứng dụng xác thực hoặc mã khôi phục dự phòng.")
+    if flow.kind == "login" and policy.LEVELS[_floor(flow)] >= 2:
+        return (_("Để bảo vệ tài khoản, mỗi lần đăng nhập đều cần thêm mã OTP gửi đến số điện "
+                  "thoại đã đăng ký.") if sms else
+                _("Để bảo vệ tài khoản, mỗi lần đăng nhập đều cần thêm một bước xác thực thứ "
+                  "hai."))
+    if not flow.client_id:  # the IdP's own account page (account/access.py)
+        return (_("Trang quản lý tài khoản yêu cầu xác thực thêm bằng mã OTP gửi đến số điện "
+                  "thoại đã đăng ký.") if sms else
+                _("Trang quản lý tài khoản yêu cầu xác thực thêm bằng phương thức xác thực thứ "
+                  "hai của bạn."))
+    return (_("Dịch vụ bạn đang truy cập yêu cầu xác thực thêm bằng mã OTP gửi đến số điện "
+              "thoại đã đăng ký.") if sms else
+            _("Dịch vụ bạn đang truy cập yêu cầu xác thực thêm bằng phương thức xác thực thứ "
+              "hai của bạn."))
+
+
+def _floor(flow) -> str:
+    from ..oauth2 import query_client
+    client = query_client(flow.client_id) if flow.client_id else None
+    return policy.login_floor(client, current_app.config["IDP"])
+
+
 def render(flow, errors=None, notice=None):
     citizen = _citizen(flow)
     state = flow.state
     context = {"action": url_for("flows.submit", flow_id=flow.id), "errors": errors or {},
                "notice": notice, "lost_phone_url": _lost_phone_url(flow),
-               "register_url": None}
+               "register_url": None, "reason": reason(flow)}
     if state == "sms":
         phone = flow.data["phone"]
         if otp.challenge(flow.id) is None and not errors:

@@ -128,6 +128,14 @@ def login(page, issuer: str, username: str, password: str) -> None:
     submit(page, page.get_by_test_id("login-submit"))
 
 
+def login_with_code(page, issuer: str, app, username: str, password: str, phone: str) -> None:
+    """On the login page: the password, then the SMS code every login asks (login_min_acr
+    LoA2), read from the outbox."""
+    already = sms_count(app, phone)
+    login(page, issuer, username, password)
+    verify_otp(page, wait_for_code(app, phone, already))
+
+
 def type_otp(page, code: str) -> None:
     """Type the code into the six boxes (idp.js) the way a citizen does: focus the first box
     and type; the script moves the focus and fills the real `otp` field."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from ..helpers import CITIZEN, CITIZEN2, auth_params, pkce_pair, query
-from .pages import (Audit, answer_captcha, check, login, sms_count, submit,
+from .pages import (Audit, answer_captcha, check, login, login_with_code, sms_count, submit,
                     verify_otp, wait_for_code)
 
 
@@ -45,7 +45,7 @@ def test_consent_page_for_a_third_party_client(idp, rp_server, page):
     audit = Audit()
     page.goto(authorize_url(issuer, rp_server, client_id="bt-spa",
                             scope="openid profile phone"))
-    login(page, issuer, CITIZEN.id_number, CITIZEN.password)
+    login_with_code(page, issuer, app, CITIZEN.id_number, CITIZEN.password, CITIZEN.phone)
     allow = page.locator("button[name=action][value=allow]")
     allow.wait_for()
     assert page.get_by_text("Ứng dụng tra cứu hồ sơ (bên thứ ba)").count() >= 1
@@ -94,6 +94,8 @@ def test_registration_pages_end_to_end(idp, rp_server, page):
     page.fill("#password", LAN_PASSWORD)
     page.fill("#password_confirm", LAN_PASSWORD)
     submit(page, page.locator("button[name=action][value=save]"))
+    page.get_by_role("heading", name="Đăng ký thành công").wait_for()  # issue 12 item 3
+    submit(page, page.get_by_test_id("register-continue"))
     page.wait_for_url(rp_server + "/portal/callback?**")
     assert "code" in query(page.url)
     audit.assert_clean()
@@ -129,7 +131,7 @@ def test_forgot_password_pages(idp, rp_server, page):
     check(page, "recover-done", audit)
     submit(page, page.get_by_test_id("recover-continue"))
     page.get_by_test_id("login-submit").wait_for()
-    login(page, issuer, CITIZEN2.id_number, new_password)
+    login_with_code(page, issuer, app, CITIZEN2.id_number, new_password, CITIZEN2.phone)
     page.wait_for_url(rp_server + "/portal/callback?**")
     audit.assert_clean()
 
@@ -164,10 +166,10 @@ def test_error_page(idp, page):
 def test_logout_confirmation_and_logged_out_pages(idp, rp_server, page):
     """Logged in, GET /logout without an id_token_hint: the IdP asks for confirmation
     (logout_confirm.html); confirming shows "Bạn đã đăng xuất"."""
-    issuer, _ = idp
+    issuer, app = idp
     audit = Audit()
     page.goto(authorize_url(issuer, rp_server))
-    login(page, issuer, CITIZEN.id_number, CITIZEN.password)
+    login_with_code(page, issuer, app, CITIZEN.id_number, CITIZEN.password, CITIZEN.phone)
     page.wait_for_url(rp_server + "/portal/callback?**")
 
     page.goto(issuer + "/logout")

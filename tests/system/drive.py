@@ -243,5 +243,13 @@ def register_to_code(browser: Agent, carrier, person: Citizen):
 
 
 def set_password(browser: Agent, page, password: str = REGISTRATION_PASSWORD):
+    """The password, then "Tiếp tục" on "Đăng ký thành công" when that is where it leads
+    (issue 12 item 3); returns the last answer."""
     assert 'name="password_confirm"' in page.text, page.text[:800]
-    return browser.post_form(page, password=password, password_confirm=password, action="save")
+    r = browser.post_form(page, password=password, password_confirm=password, action="save")
+    if r.status_code != 303:
+        return r
+    done = browser.get(r.headers["Location"])
+    if 'value="continue"' not in done.text:
+        return r
+    return browser.post_form(done, action="continue")
