@@ -284,6 +284,11 @@ def test_every_field_rule_has_its_own_message_and_typed_values_are_kept(app, cli
     assert 'value="02623812345"' in html(r) and 'value="066192018305"' in html(r)
     assert 'value="ngoc@example.vn"' in html(r)
     assert citizens(app) == 2 and not sent(app)
+    # An error summary at the top takes the focus and links to each field in error.
+    summary = html(r).split('class="error-summary"', 1)[1].split("</div>", 1)[0]
+    assert 'role="alert"' in summary and "autofocus" in summary
+    for field in ("full_name", "phone", "consent", "birth_date"):
+        assert f'href="#{field}"' in summary and f'id="{field}"' in html(r), field
 
 
 @pytest.mark.parametrize("change", VALID)
