@@ -581,14 +581,14 @@ def users_import(file: str):
 @click.argument("id_number")
 @operator_command()
 def users_unlock(id_number: str):
-    from .flows.login import clear_throttle
+    from . import lockout
     from .models import Citizen
     citizen = db.session.scalars(select(Citizen).where(Citizen.id_number == id_number)).first()
     if citizen is None:
         raise CliError(f"no citizen with ID number {id_number[:3]}…")
     db.session.execute(update(Citizen).where(Citizen.id == citizen.id)
                        .values(otp_failures=0, otp_locked_until=0.0))
-    clear_throttle(id_number)
+    lockout.clear(id_number)
     _audit("citizen.unlocked", citizen_id=citizen.id)
     db.session.commit()
     click.echo(f"citizen {citizen.id}: unlocked")

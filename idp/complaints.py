@@ -152,11 +152,8 @@ def file(*, id_number: str, phone: str, full_name: str, birth_date: str, descrip
                        .values(disputed_at=t), execution_options={"synchronize_session": False})
     db.session.flush()
     ref = complaint.reference
-    for number in to_owner:
-        outbox.enqueue_sms(number, FILED_NOTICE.format(ref=ref), "notify:complaint_filed",
-                           owner.id)
-    for number in to_complainant:
-        outbox.enqueue_sms(number, RECEIVED_NOTICE.format(ref=ref), "notify:complaint_received")
+    outbox.stage_notices(to_owner, FILED_NOTICE.format(ref=ref), "complaint_filed", owner.id)
+    outbox.stage_notices(to_complainant, RECEIVED_NOTICE.format(ref=ref), "complaint_received")
     audit.record("complaint.filed", citizen_id=owner.id, client_id=client_id, commit=False,
                  complaint_id=complaint.id, reference=ref, phone=mask_phone(phone),
                  id_number=mask_id_number(id_number), email=bool(email),
@@ -284,13 +281,11 @@ def resolve(key: str, outcome: str, note: str, operator: str) -> Complaint:
                                .values(disputed_at=None),
                                execution_options={"synchronize_session": "fetch"})
     citizen_id = owner.id if owner else None
-    for number in to_owner:
-        outbox.enqueue_sms(number, _text(TO_OWNER[outcome], ref), f"notify:complaint_{outcome}",
-                           citizen_id)
-    for number in to_complainant:
-        outbox.enqueue_sms(number, _text(TO_COMPLAINANT[outcome], ref,
-                                         hotline=outcome != "transferred"),
-                           f"notify:complaint_{outcome}")
+    outbox.stage_notices(to_owner, _text(TO_OWNER[outcome], ref), f"complaint_{outcome}",
+                         citizen_id)
+    outbox.stage_notices(to_complainant, _text(TO_COMPLAINANT[outcome], ref,
+                                               hotline=outcome != "transferred"),
+                         f"complaint_{outcome}")
     if outcome == "transferred":
         detail["old_phones"] = [mask_phone(p) for p in old_phones]
     audit.record("complaint.resolved", citizen_id=citizen_id, actor="cli", commit=False,

@@ -148,6 +148,13 @@ def enqueue_sms(to: str, text: str, purpose: str, citizen_id: int | None = None,
     return enqueue("sms", purpose, payload, citizen_id=citizen_id)
 
 
+def stage_notices(phones, text: str, notice: str, citizen_id: int | None = None) -> list[str]:
+    """Add the notice `text` for each number `reserve_notices` allowed to the session's
+    transaction (purpose `notify:<notice>`); the caller commits it with its change. Returns
+    the message ids, in the order of `phones`."""
+    return [enqueue_sms(phone, text, f"notify:{notice}", citizen_id) for phone in phones]
+
+
 def reserve_notices(phones, citizen_id: int | None, notice: str) -> list[str]:
     """Take the "notify" SMS budget for each distinct number (idp/sms_budget.py) and return
     the numbers that may be texted. A refused one is skipped and audited: a notice is never

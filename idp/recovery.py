@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from sqlalchemy import delete, select, update
 
-from . import audit, factors, outbox, sms
+from . import audit, factors, lockout, outbox, sms
 from .audit import mask_phone
 from .crypto import hash_password, sha256_hex
 from .db import db, now
@@ -59,8 +59,7 @@ def reserve(phones, citizen_id: int | None, event: str) -> list[str]:
 def queue(phones: list[str], text: str, citizen_id: int | None, event: str) -> None:
     """Write `text` for each reserved number into the session's transaction (the caller
     commits it with the change)."""
-    for phone in phones:
-        message_id = outbox.enqueue_sms(phone, text, f"notify:{event}", citizen_id)
+    for phone, message_id in zip(phones, outbox.stage_notices(phones, text, event, citizen_id)):
         audit.record("notify.queued", citizen_id=citizen_id, phone=mask_phone(phone),
                      notice=event, message_id=message_id, commit=False)
 
@@ -93,11 +92,6 @@ def revoke_all(citizen_id: int) -> dict:
     return {"sessions": sessions, "tokens": tokens, "backchannel": notified}
 
 
-def _clear_login_throttle(id_number: str) -> None:
-    from .flows.login import clear_throttle
-    clear_throttle(id_number)
-
-
 def reset_password(citizen: Citizen, password: str, client_id: str | None = None) -> None:
     """Set a new password after a reset proven by an SMS code (the caller checked the policy)."""
     phones = reserve(factors.phones(citizen), citizen.id, "password_reset")
@@ -111,7 +105,7 @@ def reset_password(citizen: Citizen, password: str, client_id: str | None = None
     audit.record("password.reset", citizen_id=citizen.id, client_id=client_id, proof="sms",
                  non_sms_factor_required=citizen.sms_reset_pending, commit=False, **revoked)
     db.session.commit()  # the password, the revocations, the logout tokens and the notices
-    _clear_login_throttle(citizen.id_number)
+    lockout.clear(citizen.id_number)  # a completed reset always restores login
 
 
 # --------------------------------------------------------------------------- lost phone

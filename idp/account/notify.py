@@ -55,7 +55,7 @@ def reserve(citizen_id: int, phones: list[str], kind: str) -> list[str]:
 
 def stage(citizen_id: int, reserved: list[str], kind: str) -> None:
     """Add the notices to the session's transaction (the caller commits with its change)."""
-    for phone in reserved:
-        message_id = outbox.enqueue_sms(phone, text(kind), f"notify:{kind}", citizen_id)
+    message_ids = outbox.stage_notices(reserved, text(kind), kind, citizen_id)
+    for phone, message_id in zip(reserved, message_ids):
         audit.record("account.notified", citizen_id=citizen_id, phone=mask_phone(phone),
                      kind=kind, message_id=message_id, commit=False)

@@ -38,7 +38,7 @@ owner's known device (idp/device.py), fixed when the ID number is entered (idp/l
 Sends of an ID number from all buckets together are counted too: from sms_budget_per_phone in
 an hour the ID number is under attack for an hour, and browsers other than the owner's known
 device must solve the hard (8-character) captcha to start a reset; nothing is refused per ID
-number. A completed reset clears every counter of the ID number (login.clear_throttle). Left
+number. A completed reset clears every counter of the ID number (lockout.clear). Left
 to the SMS budgets (idp/sms_budget.py): the phone's hourly allowance for anonymous codes is
 per phone, so strangers can use it up for an hour — then no code is sent (silently) to a
 stranger's browser, while the owner's known device (idp/device.py) counts on an allowance of

@@ -510,9 +510,9 @@ class RegisterFlow(base.FlowKind):
                 # Through the outbox (idp/outbox.py), committed with the audit row below.
                 from .. import outbox
                 from ..factors import phones
-                for phone in outbox.reserve_notices(phones(owner)[:1], owner.id,
-                                                    "register_alert"):
-                    outbox.enqueue_sms(phone, ALERT_SMS, "notify:register_alert", owner.id)
+                outbox.stage_notices(
+                    outbox.reserve_notices(phones(owner)[:1], owner.id, "register_alert"),
+                    ALERT_SMS, "register_alert", owner.id)
         audit.record("register.exists", client_id=flow.client_id or None, reason=reason,
                      id_number=audit.mask_id_number(person["id_number"]))
         return base.Goto("exists")
