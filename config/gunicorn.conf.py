@@ -36,7 +36,7 @@ import shutil
 import sys
 import tempfile
 
-from idp.config import ConfigError, load_settings, validate
+from idp.platform.config import ConfigError, load_settings, validate
 
 
 def _int_env(name: str, default: int) -> int:
@@ -133,7 +133,7 @@ def post_worker_init(worker):
 def child_exit(server, worker):
     """A worker exited: let the metrics module mark its live gauges dead (if it exists)."""
     try:
-        from idp import metrics
+        from idp.platform import metrics
     except ImportError:
         return
     hook = getattr(metrics, "child_exit", None)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from .config import ROOT, load_settings
+from idp.platform.config import ROOT, load_settings
 
 
 def _instance_secret(instance: Path) -> str:
@@ -26,7 +26,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(instance))
     app.config["IDP"] = settings
     # First: their request hooks must run before, and finish after, every other one.
-    from . import logs, metrics
+    from idp.platform import logs, metrics
     logs.configure(app)
     metrics.init_app(app)
     app.config["SQLALCHEMY_DATABASE_URI"] = (
@@ -35,11 +35,11 @@ def create_app(overrides: dict | None = None) -> Flask:
         # Use psycopg 3 (the pinned driver) for plain postgresql:// URLs.
         app.config["SQLALCHEMY_DATABASE_URI"] = settings["database_url"].replace(
             "postgresql://", "postgresql+psycopg://", 1)
-    from .fileperms import private_dir
+    from idp.platform.fileperms import private_dir
     private_dir(instance, tighten_existing=instance == ROOT / "instance")  # 0700 (issue 11 item 6)
 
-    from .db import db, engine_options, migrate
-    from .dbdeadline import bound_waits, deadlines
+    from idp.platform.db import db, engine_options, migrate
+    from idp.platform.dbdeadline import bound_waits, deadlines
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(
         app.config["SQLALCHEMY_DATABASE_URI"], settings)
     app.config["SECRET_KEY"] = settings["secret_key"] or _instance_secret(instance)
@@ -64,48 +64,53 @@ def create_app(overrides: dict | None = None) -> Flask:
         bound_waits(db.engine, *deadlines(settings))  # PostgreSQL: client-side deadlines
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
 
-    from . import device, session as sso, web
+    from idp.accounts import device
+    from idp.interaction import session as sso
+    from idp.platform import web
     web.init_app(app)
     sso.init_app(app)
     device.init_app(app)
 
-    from .keys import KeyRing, load_kek
+    from idp.platform.keys import KeyRing, load_kek
     app.extensions["idp.keyring"] = KeyRing(
         load_kek(settings, create=settings["env"] != "production"),
         refresh=settings["key_refresh_interval"], jwks_max_age=settings["jwks_max_age"])
 
-    from . import store
+    from idp.platform import store
     store.init_app(app)
 
-    from . import kyc, outbox, sms
+    from idp.accounts import kyc
+    from idp.platform import outbox, sms
     sms.init_app(app)
     kyc.init_app(app)
     outbox.init_app(app)  # before logout: it registers the back-channel handler
 
-    from . import maintenance, oauth2
+    from idp.platform import maintenance
+    from idp.protocol import oauth2
     oauth2.init_app(app)
     maintenance.init_app(app)
 
-    from . import authorize, endpoints, flows
+    from idp.protocol import authorize, endpoints
+    from idp import flows
     app.register_blueprint(endpoints.bp)
     app.register_blueprint(authorize.bp)
     flows.init_app(app)
-    from . import logout
+    from idp.protocol import logout
     logout.init_app(app)
-    from . import account
+    from idp.flows import account
     account.init_app(app)
-    from . import landing
+    from idp.flows import landing
     app.register_blueprint(landing.bp)  # / (issue 12 item 6)
     if settings["test_hooks"]:
-        from . import testhooks
+        from idp.platform import testhooks
         app.register_blueprint(testhooks.bp)
     if settings["sms_provider"] == "outbox" and settings["env"] != "production":
-        from . import devtools
+        from idp.platform import devtools
         app.register_blueprint(devtools.bp)
 
-    from . import ratelimit
+    from idp.platform import ratelimit
     ratelimit.init_app(app)  # after every blueprint: limits are set per blueprint
 
-    from .cli import register_flask_commands
+    from idp.cli import register_flask_commands
     register_flask_commands(app)
     return app

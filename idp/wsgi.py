@@ -1,5 +1,5 @@
 """WSGI entry point for production servers: `granian --interface wsgi idp.wsgi:app` or
 `gunicorn idp.wsgi:app`."""
-from . import create_app
+from idp import create_app
 
 app = create_app()

@@ -18,7 +18,7 @@ os.environ["IDP_KEK_FILE"] = _SCRATCH + "/kek.key"
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from idp import create_app  # noqa: E402
-from idp.db import db  # noqa: E402
+from idp.platform.db import db  # noqa: E402
 
 from .helpers import ISSUER, seed  # noqa: E402
 

@@ -9,10 +9,10 @@ import time
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from idp import keys
-from idp.crypto import hash_password, hash_secret
-from idp.db import db
-from idp.models import Citizen, Client, SigningKey
+from idp.platform import keys
+from idp.platform.crypto import hash_password, hash_secret
+from idp.platform.db import db
+from idp.platform.models import Citizen, Client, SigningKey
 
 ISSUER = "http://127.0.0.1:5000"
 PORTAL_CB = "http://127.0.0.1:5001/auth/callback"
@@ -156,8 +156,8 @@ def finish_sms_step(client, response, id_number: str, **request_kw):
 
 def _sms_phone(app, id_number: str, html: str) -> str:
     """The phone (E.164) of `id_number`'s account whose masked form the code page shows."""
-    from idp.audit import mask_phone
-    from idp.factors import phones
+    from idp.platform.audit import mask_phone
+    from idp.accounts.factors import phones
     with app.app_context():
         citizen = db.session.query(Citizen).filter_by(id_number=id_number).one()
         numbers = phones(citizen)
@@ -213,7 +213,7 @@ def token_request(client, code: str, verifier: str | None, client_id="portal",
 def deliver_outbox(app) -> int:
     """One worker's pass over everything due in the outbox table (idp/outbox.py), as `idp
     worker --once` does: reset codes, notices and back-channel logouts are delivered."""
-    from idp.outbox import Worker
+    from idp.platform.outbox import Worker
     return Worker(app, name="test-worker").drain()
 
 
@@ -254,8 +254,8 @@ def ephemeral_keys(app, prefix: str) -> list[str]:
     """Keys of the app's ephemeral store that start with `prefix` (either implementation)."""
     from sqlalchemy import select
 
-    from idp.models import Ephemeral
-    from idp.store import RedisStore
+    from idp.platform.models import Ephemeral
+    from idp.platform.store import RedisStore
     store = app.extensions["idp.store"]
     with app.app_context():
         if isinstance(store, RedisStore):

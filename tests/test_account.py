@@ -11,10 +11,10 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
-from idp.account import access
-from idp.db import db
-from idp.models import AuditEvent, AuthMethod, Citizen, SsoSession, Token
-from idp.sms import OutboxSms
+from idp.flows.account import access
+from idp.platform.db import db
+from idp.platform.models import AuditEvent, AuthMethod, Citizen, SsoSession, Token
+from idp.platform.sms import OutboxSms
 
 from .helpers import (CITIZEN, auth_params, authorize, basic, ephemeral_keys, follow_to_login,
                       form_action,

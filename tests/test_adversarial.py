@@ -32,7 +32,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from idp.db import db
+from idp.platform.db import db
 
 from .conftest import make_app, throwaway_pg_database
 from .helpers import (CITIZEN, CITIZEN2, ISSUER, NATIONAL_CB, PORTAL_CB, SECRET, SPA_CB,
@@ -830,8 +830,8 @@ def test_host_and_forwarded_headers_do_not_steer_redirects(client):
 # ================================================================ timing parity (structure)
 
 def _count_verifies(monkeypatch) -> list:
-    import idp.crypto
-    cls = type(idp.crypto._hasher)
+    import idp.platform.crypto
+    cls = type(idp.platform.crypto._hasher)
     original = cls.verify
     calls = []
 
@@ -844,7 +844,7 @@ def _count_verifies(monkeypatch) -> list:
 
 
 def test_unknown_id_number_and_wrong_password_do_the_same_argon2_work(client, monkeypatch):
-    import idp.crypto
+    import idp.platform.crypto
     calls = _count_verifies(monkeypatch)
     answers = {}
     for who in (CITIZEN.id_number, "066089999999", "123456789", CITIZEN2.id_number):
@@ -856,8 +856,8 @@ def test_unknown_id_number_and_wrong_password_do_the_same_argon2_work(client, mo
         answers[who] = re.sub(r'value="[^"]*"', "", r.get_data(as_text=True))
         answers[who] = re.sub(r"[A-Za-z0-9_-]{20,}", "", answers[who])  # ids, tokens
     # The unknown account verified the dummy hash, a real one verified its own hash.
-    assert calls[1] == idp.crypto._DUMMY_HASH and calls[2] == idp.crypto._DUMMY_HASH
-    assert calls[0] != idp.crypto._DUMMY_HASH and calls[3] != idp.crypto._DUMMY_HASH
+    assert calls[1] == idp.platform.crypto._DUMMY_HASH and calls[2] == idp.platform.crypto._DUMMY_HASH
+    assert calls[0] != idp.platform.crypto._DUMMY_HASH and calls[3] != idp.platform.crypto._DUMMY_HASH
     assert len(set(answers.values())) == 1  # same page, same message
 
 
@@ -1091,7 +1091,7 @@ def test_translations_compile_safely_when_workers_start_together(tmp_path, monke
     import shutil
     import threading
 
-    from idp import i18n
+    from idp.platform import i18n
     shutil.copytree(i18n.TRANSLATIONS, tmp_path / "translations")
     for mo in (tmp_path / "translations").glob("*/LC_MESSAGES/messages.mo"):
         mo.unlink()  # stale or missing: every starting worker compiles
@@ -1131,7 +1131,7 @@ def test_first_start_of_two_workers_creates_one_kek_without_crashing(tmp_path, m
     crash, and both end up with the same key."""
     import threading
 
-    from idp import keys
+    from idp.platform import keys
     monkeypatch.setenv("IDP_KEK_FILE", str(tmp_path / "kek.key"))
     both_checked = threading.Barrier(2, timeout=3)
     real_os = keys.os

@@ -272,9 +272,9 @@ def test_prompt_login_forces_the_login_page_again(client):
 
 def test_max_age_exceeded_forces_login_and_prompt_none_fails(client, monkeypatch):
     login_and_get_code(client, auth_params(challenge=challenge()))
-    import idp.authorize
+    import idp.protocol.authorize
     later = time.time() + 120
-    monkeypatch.setattr(idp.authorize, "now", lambda: later)
+    monkeypatch.setattr(idp.protocol.authorize, "now", lambda: later)
     r = authorize(client, auth_params(challenge=challenge(), max_age="60"))
     assert r.status_code == 303 and "/flows/" in r.headers["Location"]
     params = auth_params(challenge=challenge(), max_age="60", prompt="none")
@@ -380,8 +380,8 @@ def test_login_hint_with_an_id_number_prefills_the_username(client):
 
 
 def test_a_node_without_keys_answers_503_not_500(app, client):
-    from idp.db import db
-    from idp.models import SigningKey
+    from idp.platform.db import db
+    from idp.platform.models import SigningKey
     with app.app_context():
         db.session.query(SigningKey).delete()
         db.session.commit()

@@ -11,10 +11,10 @@ import threading
 import pytest
 from flask import Flask, session
 
-from idp import captcha, testhooks, web
-from idp.config import load_settings
-from idp.db import db, engine_options
-from idp.store import SqlStore
+from idp.platform import captcha, testhooks, web
+from idp.platform.config import load_settings
+from idp.platform.db import db, engine_options
+from idp.platform.store import SqlStore
 
 TTL = 180
 
@@ -128,11 +128,11 @@ def test_unknown_or_malformed_ids_fail(ctx, captcha_id):
 
 
 def test_an_expired_challenge_fails(ctx, monkeypatch):
-    import idp.store
+    import idp.platform.store
     captcha_id = captcha.issue(ctx, 5)
     answer = answer_of(ctx, captcha_id)
-    later = idp.store.now() + 6
-    monkeypatch.setattr(idp.store, "now", lambda: later)
+    later = idp.platform.store.now() + 6
+    monkeypatch.setattr(idp.platform.store, "now", lambda: later)
     assert captcha.verify(ctx, captcha_id, answer) is False
 
 
@@ -195,10 +195,10 @@ def test_the_image_of_an_unknown_used_or_expired_challenge_is_404(app, ctx, monk
     captcha.verify(ctx, captcha_id, "wrong!")
     assert client.get(f"/captcha/{captcha_id}.png").status_code == 404
 
-    import idp.store
+    import idp.platform.store
     captcha_id = captcha.issue(ctx, 5)
-    later = idp.store.now() + 6
-    monkeypatch.setattr(idp.store, "now", lambda: later)
+    later = idp.platform.store.now() + 6
+    monkeypatch.setattr(idp.platform.store, "now", lambda: later)
     assert client.get(f"/captcha/{captcha_id}.png").status_code == 404
 
 
@@ -224,15 +224,15 @@ def test_audio_reads_the_same_challenge_without_changing_it(app, ctx):
 
 
 def test_audio_keeps_the_original_expiry(app, ctx, monkeypatch):
-    import idp.captcha
-    import idp.store
+    import idp.platform.captcha
+    import idp.platform.store
     captcha_id = captcha.issue(ctx, 10)
-    start = idp.store.now()
-    monkeypatch.setattr(idp.store, "now", lambda: start + 8)
-    monkeypatch.setattr(idp.captcha, "now", lambda: start + 8)
+    start = idp.platform.store.now()
+    monkeypatch.setattr(idp.platform.store, "now", lambda: start + 8)
+    monkeypatch.setattr(idp.platform.captcha, "now", lambda: start + 8)
     assert app.test_client().get(f"/captcha/{captcha_id}.wav").status_code == 200
     answer = answer_of(ctx, captcha_id)
-    monkeypatch.setattr(idp.store, "now", lambda: start + 11)
+    monkeypatch.setattr(idp.platform.store, "now", lambda: start + 11)
     assert captcha.verify(ctx, captcha_id, answer) is False
 
 

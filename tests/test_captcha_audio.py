@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from idp import captcha
+from idp.platform import captcha
 
 from .test_captcha import TTL, answer_of, app, ctx  # noqa: F401 (fixtures)
 

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 
 from idp.cli import main
-from idp.crypto import verify_password
+from idp.platform.crypto import verify_password
 
 from .conftest import PG_URL, postgres_available
 

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from idp import create_app
 from idp.cli import main
-from idp.db import db
-from idp.models import AuditEvent, Citizen
+from idp.platform.db import db
+from idp.platform.models import AuditEvent, Citizen
 
 from .conftest import throwaway_pg_database
 

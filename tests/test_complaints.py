@@ -17,12 +17,12 @@ from sqlalchemy import event, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from idp import complaints
+from idp.accounts import complaints
 from idp.cli import main
-from idp.crypto import verify_password
-from idp.db import db
+from idp.platform.crypto import verify_password
+from idp.platform.db import db
 from idp.flows.complaint import start_data
-from idp.models import (AuditEvent, AuthMethod, Citizen, Complaint, OutboxMessage,
+from idp.platform.models import (AuditEvent, AuthMethod, Citizen, Complaint, OutboxMessage,
                         RecoveryCode, SsoSession, Token)
 
 from .helpers import (CITIZEN, CITIZEN2, auth_params, authorize, follow_to_login,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from idp.config import ConfigError, load_settings
+from idp.platform.config import ConfigError, load_settings
 
 SECURE = {"IDP_ENV": "production", "IDP_ISSUER": "https://xacthuc.daklak.gov.vn",
           "IDP_SECRET_KEY": "s" * 40, "IDP_KEK": "A" * 43,

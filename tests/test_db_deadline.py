@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from idp.db import engine_options
-from idp.dbdeadline import bound_waits, deadlines, watchdog
+from idp.platform.db import engine_options
+from idp.platform.dbdeadline import bound_waits, deadlines, watchdog
 
 
 def pg_engine(url: str, statement: float | None, ping: float, **kw):

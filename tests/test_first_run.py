@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from idp import create_app
 from idp.cli import main
-from idp.config import ConfigError, load_settings
+from idp.platform.config import ConfigError, load_settings
 
 from .conftest import TEST_SETTINGS, free_port
 

@@ -11,11 +11,11 @@ import time
 
 import pytest
 
-from idp import humanize as h
-from idp import validation as v
-from idp.crypto import sha256_hex
-from idp.db import db
-from idp.models import Citizen, SsoSession
+from idp.platform import humanize as h
+from idp.accounts import validation as v
+from idp.platform.crypto import sha256_hex
+from idp.platform.db import db
+from idp.platform.models import Citizen, SsoSession
 from portals import humanize as ph
 
 from .helpers import CITIZEN

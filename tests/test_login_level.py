@@ -13,13 +13,13 @@ from click.testing import CliRunner
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from idp import validation
+from idp.accounts import validation
 from idp.cli import main
-from idp.config import ConfigError, load_settings
-from idp.crypto import hash_secret
-from idp.db import db
-from idp.models import Client
-from idp.validation import ValidationError
+from idp.platform.config import ConfigError, load_settings
+from idp.platform.crypto import hash_secret
+from idp.platform.db import db
+from idp.platform.models import Client
+from idp.accounts.validation import ValidationError
 
 from .conftest import make_app
 from .helpers import (CITIZEN, ISSUER, PORTAL_CB, SECRET, auth_params, authorize,

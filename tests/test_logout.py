@@ -12,8 +12,8 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet
 
-from idp.db import db
-from idp.models import AuditEvent, Client, OutboxMessage
+from idp.platform.db import db
+from idp.platform.models import AuditEvent, Client, OutboxMessage
 
 from .helpers import (CITIZEN, ISSUER, NATIONAL_CB, PORTAL_CB, auth_params, authorize, basic,
                       deliver_outbox, hidden, pkce_pair, query, token_request)
@@ -328,7 +328,7 @@ def test_expired_hint_is_accepted(portals, app, client):
 
 def test_hint_signed_by_the_previous_key_after_rotation_is_accepted(portals, app, client):
     """Hydra#3719: a rotation must not turn logout into a 500 or a confirmation."""
-    from idp import keys as keymod
+    from idp.platform import keys as keymod
     body = login(client)
     with app.app_context():
         keymod.rotate(app.extensions["idp.keyring"]._kek)
@@ -342,7 +342,7 @@ def test_hint_signed_by_the_previous_key_after_rotation_is_accepted(portals, app
 
 
 def test_hint_signed_by_a_retired_key_is_no_valid_hint(portals, app, client):
-    from idp import keys as keymod
+    from idp.platform import keys as keymod
     body = login(client)
     kid = unverified(body["id_token"])[0]["kid"]
     with app.app_context():
@@ -474,9 +474,9 @@ def test_password_reset_sends_backchannel_logout(portals, app, client, rps):
 
 
 def test_sign_out_other_sessions_sends_backchannel_logout(portals, app, client, rps):
-    from idp.account import overview
-    from idp.account.access import Account
-    from idp.models import Citizen, SsoSession
+    from idp.flows.account import overview
+    from idp.flows.account.access import Account
+    from idp.platform.models import Citizen, SsoSession
     rp = rps()
     register(app, "national", backchannel_logout_uri=rp.uri)
     other = app.test_client()

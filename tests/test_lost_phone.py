@@ -12,10 +12,10 @@ from click.testing import CliRunner
 from flask_migrate import stamp
 from sqlalchemy import select
 
-from idp import recovery
+from idp.accounts import recovery
 from idp.cli import main
-from idp.db import db
-from idp.models import AuthMethod, Citizen, RecoveryRequest, SsoSession, Token
+from idp.platform.db import db
+from idp.platform.models import AuthMethod, Citizen, RecoveryRequest, SsoSession, Token
 
 from .helpers import (CITIZEN, auth_params, authorize, basic, deliver_outbox, follow_to_login,
                       form_action, hidden, last_code, login_and_get_code, login_form_submit,

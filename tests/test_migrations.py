@@ -12,9 +12,10 @@ from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import text
 
-from idp import create_app, factors
-from idp.db import db
-from idp.models import Citizen
+from idp import create_app
+from idp.accounts import factors
+from idp.platform.db import db
+from idp.platform.models import Citizen
 
 from .conftest import throwaway_pg_database
 

@@ -17,11 +17,11 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
-from idp import logs
-from idp.config import ConfigError
-from idp.db import db
-from idp.keys import KeyError_
-from idp.models import AuditEvent
+from idp.platform import logs
+from idp.platform.config import ConfigError
+from idp.platform.db import db
+from idp.platform.keys import KeyError_
+from idp.platform.models import AuditEvent
 
 from .conftest import free_port, make_app
 from .helpers import (CITIZEN, auth_params, authorize, follow_to_login, hidden, last_code,
@@ -165,7 +165,7 @@ def test_a_spent_budget_counts_a_refusal_and_no_use(app, client):
 
 
 def test_every_audit_event_is_counted_by_name(app):
-    from idp import audit
+    from idp.platform import audit
     with app.app_context():
         audit.record("keys.rotated", actor="test")
         audit.record("keys.rotated", actor="test")
@@ -194,7 +194,7 @@ if sys.argv[2] == "scrape":
 
 def test_metrics_of_several_worker_processes_are_added_up(tmp_path, monkeypatch):
     """PROMETHEUS_MULTIPROC_DIR (gunicorn): /metrics in one worker shows every worker's."""
-    from idp import metrics
+    from idp.platform import metrics
     shared = tmp_path / "prom"
     shared.mkdir()
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(shared),

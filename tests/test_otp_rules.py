@@ -23,10 +23,11 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
-from idp import create_app, factors, otp
-from idp.crypto import hash_password
-from idp.db import db
-from idp.models import AuthMethod, Citizen, SsoSession
+from idp import create_app
+from idp.accounts import factors, otp
+from idp.platform.crypto import hash_password
+from idp.platform.db import db
+from idp.platform.models import AuthMethod, Citizen, SsoSession
 
 from .conftest import TEST_SETTINGS, make_app, require_redis
 from .helpers import (CITIZEN, PORTAL_CB, Person, auth_params, authorize, follow_to_login,
@@ -580,7 +581,7 @@ def slow_audit(monkeypatch, last_failure: int) -> None:
     """A slow audit sink: the audit write of every second-factor failure below
     `last_failure` waits (at most 5 s) until the write of failure `last_failure` is done.
     Whatever the audit sink does, the counters must say the same."""
-    from idp import audit
+    from idp.platform import audit
     record = audit.record
     done = threading.Event()
 

@@ -17,11 +17,11 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
-from idp import keys
-from idp.crypto import hash_secret
-from idp.db import db
-from idp.endpoints import discovery_document
-from idp.models import Client
+from idp.platform import keys
+from idp.platform.crypto import hash_secret
+from idp.platform.db import db
+from idp.protocol.endpoints import discovery_document
+from idp.platform.models import Client
 from portals import daklak, quocgia
 
 from .conftest import free_port

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from idp.db import db
+from idp.platform.db import db
 
 from .conftest import free_port, make_app, require_redis
 from .helpers import ISSUER, PORTAL_CB, auth_params, pkce_pair

@@ -15,11 +15,11 @@ import pytest
 from flask import render_template
 from sqlalchemy import select
 
-from idp import factors, otp, passwords, recovery
-from idp import sms as sms_port
-from idp.db import db
+from idp.accounts import factors, otp, passwords, recovery
+from idp.platform import sms as sms_port
+from idp.platform.db import db
 from idp.flows import recover as recover_flow
-from idp.models import Citizen, SsoSession, Token
+from idp.platform.models import Citizen, SsoSession, Token
 
 from .helpers import (CITIZEN, CITIZEN2, PORTAL_CB, FrozenClock, authorize, auth_params, basic,
                       deliver_outbox, follow_to_login, form_action, hidden, last_code,
@@ -439,7 +439,7 @@ def test_the_password_policy_refuses_with_a_reason_per_field(app, client):
 
 
 def verify_password_of(app, password: str) -> bool:
-    from idp.crypto import verify_password
+    from idp.platform.crypto import verify_password
     return verify_password(citizen_row(app).password_hash, password)
 
 

@@ -16,9 +16,9 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 from sqlalchemy import func, select
 
-from idp import kyc, otp
-from idp.db import db
-from idp.models import AuditEvent, AuthMethod, Citizen
+from idp.accounts import kyc, otp
+from idp.platform.db import db
+from idp.platform.models import AuditEvent, AuthMethod, Citizen
 
 from .conftest import free_port, make_app
 from .helpers import (CITIZEN, PORTAL_CB, FrozenClock, authorize, auth_params,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from idp import sms_budget
+from idp.accounts import sms_budget
 from idp.flows import register as reg
 from idp.flows.register import ACCOUNT_TYPES, METHODS
 

@@ -15,8 +15,8 @@ import tomllib
 import pytest
 from flask import g
 
-from idp.config import DEFAULT_FILE
-from idp.db import db
+from idp.platform.config import DEFAULT_FILE
+from idp.platform.db import db
 
 from .conftest import make_app
 from .helpers import (CITIZEN, CITIZEN2, FrozenClock, auth_params, authorize, finish_sms_step,
@@ -56,17 +56,17 @@ def clock(monkeypatch):
     module that compares instants with records of the store."""
     import idp.flows.login
     import idp.flows.recover
-    import idp.otp
-    import idp.store
+    import idp.accounts.otp
+    import idp.platform.store
     c = FrozenClock()
-    for module in (idp.store, idp.otp, idp.flows.recover, idp.flows.login):
+    for module in (idp.platform.store, idp.accounts.otp, idp.flows.recover, idp.flows.login):
         monkeypatch.setattr(module, "now", c, raising=False)
     try:
-        import idp.lockout
+        import idp.accounts.lockout
     except ImportError:  # the code before the change
         pass
     else:
-        monkeypatch.setattr(idp.lockout, "now", c)
+        monkeypatch.setattr(idp.accounts.lockout, "now", c)
     return c
 
 
@@ -188,9 +188,9 @@ def test_the_owners_known_browser_logs_in_at_once_past_the_per_id_ceiling(app, c
 
 
 def test_a_device_cookie_of_another_citizen_or_forged_exempts_nothing(app):
-    from idp import device, lockout
+    from idp.accounts import device, lockout
     with app.test_request_context("/"):
-        from idp.models import Citizen
+        from idp.platform.models import Citizen
         first = db.session.query(Citizen).filter_by(id_number=CITIZEN.id_number).one()
         device.remember(first)
         value = g.idp_device_cookie
@@ -205,7 +205,7 @@ def test_a_device_cookie_of_another_citizen_or_forged_exempts_nothing(app):
 
 
 def test_ipv6_addresses_are_counted_per_64_block(app):
-    from idp import lockout
+    from idp.accounts import lockout
     buckets = {}
     for address in ("2001:db8:1:2::1", "2001:db8:1:2:ffff::9", "2001:db8:1:3::1",
                     "203.0.113.1", "::ffff:203.0.113.1"):

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from idp.cli import main
-from idp.config import ConfigError, load_settings
+from idp.platform.config import ConfigError, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -199,7 +199,7 @@ def test_delivery_rechecks_dns_and_pins_the_checked_address(monkeypatch):
     """DNS rebinding: a name that resolved to a public address at registration now resolves to
     127.0.0.1. In production the delivery is refused before any connection; in development the
     pinned connection reaches the address that was checked, with the original Host."""
-    from idp import netguard
+    from idp.platform import netguard
     real = socket.getaddrinfo
 
     def rebinding(host, port, *args, **kw):
@@ -233,7 +233,7 @@ def test_delivery_rechecks_dns_and_pins_the_checked_address(monkeypatch):
     ("::ffff:169.254.169.254", False, True),
 ])
 def test_address_rules(address, production, blocked):
-    from idp.netguard import BlockedURL, check_address
+    from idp.platform.netguard import BlockedURL, check_address
     if blocked:
         with pytest.raises(BlockedURL):
             check_address(address, production)
@@ -302,7 +302,7 @@ def test_metrics_stay_open_in_test_without_token_and_short_tokens_are_refused(sq
 
 def test_database_instance_and_keys_are_private(tmp_path, monkeypatch):
     from idp import create_app
-    from idp.db import db
+    from idp.platform.db import db
     old = os.umask(0o022)
     try:
         instance, keys = tmp_path / "instance", tmp_path / "keys"
@@ -328,7 +328,7 @@ def test_database_instance_and_keys_are_private(tmp_path, monkeypatch):
 
 def test_operator_named_folders_are_not_changed(tmp_path, monkeypatch):
     """IDP_KEK_FILE in an existing shared folder: only the file is ours."""
-    from idp.keys import load_kek
+    from idp.platform.keys import load_kek
     shared = tmp_path / "shared"
     shared.mkdir()
     os.chmod(shared, 0o755)

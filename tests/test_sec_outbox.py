@@ -25,9 +25,9 @@ from click.testing import CliRunner
 from flask_migrate import stamp
 from sqlalchemy import select, text
 
-from idp.crypto import hash_password
-from idp.db import db
-from idp.models import Citizen, SsoSession
+from idp.platform.crypto import hash_password
+from idp.platform.db import db
+from idp.platform.models import Citizen, SsoSession
 
 from .conftest import make_app
 from .helpers import CITIZEN, form_action, hidden
@@ -41,7 +41,7 @@ def html(response) -> str:
 
 
 def rows(app, **where) -> list:
-    from idp.models import OutboxMessage
+    from idp.platform.models import OutboxMessage
     with app.app_context():
         found = list(db.session.scalars(select(OutboxMessage).filter_by(**where)
                                         .order_by(OutboxMessage.id)))
@@ -52,7 +52,7 @@ def rows(app, **where) -> list:
 
 
 def worker(app, name="w1"):
-    from idp.outbox import Worker
+    from idp.platform.outbox import Worker
     return Worker(app, name=name)
 
 
@@ -110,7 +110,7 @@ def http_app(database_url, gateway):
 
 
 def enqueue_sms(app, n: int, purpose: str = "notify:test") -> list[str]:
-    from idp import outbox
+    from idp.platform import outbox
     with app.app_context():
         ids = [outbox.enqueue_sms(f"+8494123{i:04d}", f"DVC: thong bao {i}", purpose, None)
                for i in range(n)]
@@ -129,7 +129,7 @@ def live_session(app, client) -> str:
 
 
 def register_backchannel(app, uri="http://127.0.0.1:9/bcl"):
-    from idp.models import Client
+    from idp.platform.models import Client
     with app.app_context():
         for row in db.session.query(Client).filter(Client.client_id.in_(["portal"])):
             row.set_metadata({**row.client_metadata, "backchannel_logout_uri": uri})
@@ -140,7 +140,7 @@ def register_backchannel(app, uri="http://127.0.0.1:9/bcl"):
 # --------------------------------------------------------------------------- same transaction
 
 def test_a_rolled_back_logout_leaves_no_outbox_row_and_a_committed_one_leaves_one(app, client):
-    from idp import logout
+    from idp.protocol import logout
     register_backchannel(app)
     sid = live_session(app, client)
     with app.app_context():
@@ -160,7 +160,7 @@ def test_a_rolled_back_logout_leaves_no_outbox_row_and_a_committed_one_leaves_on
 
 
 def test_a_failed_password_reset_writes_no_notice(app, monkeypatch):
-    from idp import recovery
+    from idp.accounts import recovery
     with app.app_context():
         citizen = db.session.scalar(select(Citizen).where(
             Citizen.id_number == CITIZEN.id_number))
@@ -238,7 +238,7 @@ def test_postgresql_skips_rows_another_worker_holds_without_waiting(app):
 
 
 def test_a_killed_workers_rows_come_back_after_the_lease(app, monkeypatch):
-    from idp import outbox
+    from idp.platform import outbox
     [mid] = enqueue_sms(app, 1)
     with app.app_context():
         assert [m.message_id for m in worker(app, "killed")._claim(10)] == [mid]
@@ -258,7 +258,7 @@ def test_a_killed_workers_rows_come_back_after_the_lease(app, monkeypatch):
 
 def test_a_failing_gateway_is_retried_with_backoff_under_one_message_id(http_app, gateway,
                                                                          monkeypatch):
-    from idp import outbox
+    from idp.platform import outbox
     gateway.status = 503
     [mid] = enqueue_sms(http_app, 1)
     clock = {"t": time.time()}
@@ -284,7 +284,7 @@ def test_a_failing_gateway_is_retried_with_backoff_under_one_message_id(http_app
 
 def test_a_dead_letter_shows_in_the_audit_list_status_and_metrics(http_app, gateway,
                                                                  monkeypatch):
-    from idp import outbox
+    from idp.platform import outbox
     app = http_app
     app.config["IDP"]["outbox_max_attempts"] = 2
     gateway.status = 500
@@ -362,12 +362,12 @@ def test_a_logout_writes_the_token_to_the_outbox_and_the_worker_sends_it(app, cl
     register_backchannel(app, "http://127.0.0.1:9/unreachable")
     sid = live_session(app, client)
     with app.app_context():
-        from idp import logout
+        from idp.protocol import logout
         logout.end_sessions([sid], "user")
         db.session.remove()
     [row] = rows(app, kind="backchannel")
     captured = []
-    import idp.logout as logout_module
+    import idp.protocol.logout as logout_module
     original = logout_module.post_logout_token
 
     def capture(uri, token, timeout):
@@ -391,11 +391,11 @@ def test_a_logout_uri_that_now_resolves_inside_is_a_dead_letter_without_a_connec
     not retry: the row is dead at once with the reason."""
     import socket
 
-    from idp import netguard
+    from idp.platform import netguard
     register_backchannel(app, "http://rp.example.vn/bcl")
     sid = live_session(app, client)
     with app.app_context():
-        from idp import logout
+        from idp.protocol import logout
         logout.end_sessions([sid], "user")
         db.session.remove()
     monkeypatch.setattr(netguard, "_resolve", lambda host, port: ["169.254.169.254"])
@@ -438,7 +438,7 @@ def test_the_reset_code_goes_through_the_outbox_sealed_and_is_blanked_once_sent(
 
 
 def test_an_expired_code_is_never_sent(app, client, monkeypatch):
-    from idp import outbox
+    from idp.platform import outbox
     page, answer = _identify(client)
     assert _post_identify(client, page, answer, CITIZEN.id_number).status_code == 303
     later = time.time() + app.config["IDP"]["otp_ttl"] + 1
@@ -564,7 +564,7 @@ def test_timing_account_vs_no_account_with_a_slow_gateway(slow_gateway_app, monk
     """Benchmark, not run by ./test (`bench/enumeration-timing` runs it): medians of 50 POSTs
     with an account and 50 without, alternating, with a gateway that takes 250 ms; the goal
     (issue 11 item 4) is a difference under 5 ms."""
-    from idp import recovery_views
+    from idp.flows import recovery_views
     monkeypatch.setattr(recovery_views, "REQUESTS_PER_DAY", 10_000)
     app = slow_gateway_app
     _seed_citizens(app, N + 3)

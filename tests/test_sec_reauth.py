@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from idp.account import access
-from idp.sms import OutboxSms
+from idp.flows.account import access
+from idp.platform.sms import OutboxSms
 
 from .helpers import (CITIZEN, CITIZEN2, PORTAL_CB, auth_params, authorize, ephemeral_keys,
                       follow_to_login, form_action, hidden, last_code, login_and_get_code,

@@ -12,10 +12,11 @@ import threading
 import pytest
 from sqlalchemy import select
 
-from idp import create_app, otp
-from idp.crypto import sha256_hex
-from idp.db import db
-from idp.models import Citizen
+from idp import create_app
+from idp.accounts import otp
+from idp.platform.crypto import sha256_hex
+from idp.platform.db import db
+from idp.platform.models import Citizen
 
 from .conftest import TEST_SETTINGS, make_app
 from .helpers import (CITIZEN, auth_params, authorize, follow_to_login, hidden, last_code,
@@ -108,7 +109,7 @@ def test_anonymous_purposes_are_shed_first_when_the_global_budget_runs_low(datab
 
 
 def test_notifications_are_counted_and_refused_past_their_budget(app):
-    from idp import sms_budget
+    from idp.accounts import sms_budget
 
     s = app.config["IDP"]
     phone = "+84987654321"
@@ -132,7 +133,7 @@ def test_notifications_are_counted_and_refused_past_their_budget(app):
 
 
 def test_a_refusal_gives_back_every_counter_it_took(app):
-    from idp import sms_budget
+    from idp.accounts import sms_budget
 
     app.config["IDP"]["sms_budget_global"] = 0  # the last counter taken refuses
     phone, address = "+84912000111", "203.0.113.9"
@@ -160,7 +161,7 @@ def test_a_refusal_gives_back_every_counter_it_took(app):
 def test_budgets_are_atomic_across_two_nodes_sharing_the_store(app, database_url):
     """Two app instances (two nodes) on one database / Redis; 12 parallel takes against a
     per-phone budget of 5: exactly 5 succeed, and the counter holds exactly 5."""
-    from idp import sms_budget
+    from idp.accounts import sms_budget
 
     other = create_app({**TEST_SETTINGS, "database_url": database_url})
     for node in (app, other):
@@ -197,7 +198,7 @@ def test_budgets_are_atomic_across_two_nodes_sharing_the_store(app, database_url
 
 @pytest.mark.parametrize("shares", [(0.9, 0.8), (-0.1, 0.5), (0.5, 1.5)])
 def test_global_shares_are_validated(shares):
-    from idp.config import ConfigError, load_settings
+    from idp.platform.config import ConfigError, load_settings
 
     unauthenticated, notify = shares
     with pytest.raises(ConfigError, match="between 0 and 1"):

@@ -7,8 +7,8 @@ import threading
 import time
 import uuid
 
-import idp.store
-from idp.db import db
+import idp.platform.store
+from idp.platform.db import db
 
 from .conftest import make_app, require_redis
 
@@ -42,9 +42,9 @@ def test_put_get_take_delete_and_expiry(app, monkeypatch):
         assert s.take("k") is None and s.get("k") is None
         s.put("k", {"a": 2}, 60)
         later = time.time() + 61
-        monkeypatch.setattr(idp.store, "now", lambda: later)
+        monkeypatch.setattr(idp.platform.store, "now", lambda: later)
         assert s.get("k") is None and s.take("k") is None
-        if isinstance(s, idp.store.SqlStore):
+        if isinstance(s, idp.platform.store.SqlStore):
             assert s.purge_expired() >= 1
         else:
             assert s.purge_expired() == 0  # Redis drops expired keys itself
@@ -67,7 +67,7 @@ def test_incr_window_restarts_after_expiry(app, monkeypatch):
         s = app.extensions["idp.store"]
         assert [s.incr("w", 10) for _ in range(3)] == [1, 2, 3]
         later = time.time() + 11
-        monkeypatch.setattr(idp.store, "now", lambda: later)
+        monkeypatch.setattr(idp.platform.store, "now", lambda: later)
         assert s.incr("w", 10) == 1
 
 
@@ -76,7 +76,7 @@ def test_add_only_once_and_again_after_expiry(app, monkeypatch):
     assert results.count(True) == 1
     with app.app_context():
         later = time.time() + 61
-        monkeypatch.setattr(idp.store, "now", lambda: later)
+        monkeypatch.setattr(idp.platform.store, "now", lambda: later)
         assert app.extensions["idp.store"].add("nx", {"x": 2}, 60) is True
 
 
@@ -102,7 +102,7 @@ def test_expiry_and_revision_survive_the_round_trip(app, monkeypatch):
         assert s.cas("r", 1, {"n": 3}, ttl=5) is True
         assert s.cas("r", 1, {"n": 4}) is False  # stale revision
         later = time.time() + 6
-        monkeypatch.setattr(idp.store, "now", lambda: later)
+        monkeypatch.setattr(idp.platform.store, "now", lambda: later)
         assert s.get_rev("r") is None  # the cas shortened the lifetime to 5 s
         assert s.cas("r", 2, {"n": 5}) is False  # expired: nothing to compare with
 
@@ -120,13 +120,13 @@ def test_redis_keys_expire_physically_and_are_prefixed(tmp_path):
     app = make_app(f"sqlite:///{tmp_path / 'idp.sqlite3'}", redis_url=require_redis(),
                    redis_prefix=prefix)
     store = app.extensions["idp.store"]
-    assert isinstance(store, idp.store.RedisStore)
+    assert isinstance(store, idp.platform.store.RedisStore)
     with app.app_context():
         store.put("phys", {"a": 1}, 10)
         store.incr("phys-counter", 20)
         client = app.extensions["idp.redis"]
         ttl = client.pttl(prefix + "phys")
-        assert 10_000 < ttl <= 10_000 + idp.store._GRACE_MS + 1
+        assert 10_000 < ttl <= 10_000 + idp.platform.store._GRACE_MS + 1
         assert 20_000 < client.pttl(prefix + "phys-counter")
         assert client.exists("phys") == 0  # never an unprefixed key
         db.engine.dispose()

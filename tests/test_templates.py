@@ -8,8 +8,8 @@ from html.parser import HTMLParser
 import pytest
 from flask import render_template
 
-from idp import captcha
-from idp.db import db
+from idp.platform import captcha
+from idp.platform.db import db
 
 from .test_captcha import build_app
 

@@ -154,9 +154,9 @@ def test_garbage_code_and_huge_input_never_500(client):
 
 def test_expired_code_is_invalid_grant(client, monkeypatch):
     code, verifier = _code(client)
-    import idp.oauth2
+    import idp.protocol.oauth2
     later = time.time() + 3600
-    monkeypatch.setattr(idp.oauth2, "now", lambda: later)
+    monkeypatch.setattr(idp.protocol.oauth2, "now", lambda: later)
     r = token_request(client, code, verifier)
     assert r.status_code == 400 and r.get_json()["error"] == "invalid_grant"
 
@@ -352,8 +352,8 @@ def test_jwks_has_kids_cache_headers_and_etag(client):
 
 
 def test_key_rotation_old_tokens_verify_new_tokens_use_new_kid(app, client):
-    from idp import keys as keymod
-    from idp.db import db
+    from idp.platform import keys as keymod
+    from idp.platform.db import db
     old_body, _, _ = get_tokens(client)
     old_header, _ = decode(client, old_body["id_token"])
     before = {k["kid"] for k in client.get("/jwks.json").get_json()["keys"]}

@@ -5,8 +5,8 @@ import datetime as dt
 
 import pytest
 
-from idp import validation as v
-from idp.validation import ValidationError
+from idp.accounts import validation as v
+from idp.accounts.validation import ValidationError
 
 
 def code_of(fn, *args, **kwargs) -> str:

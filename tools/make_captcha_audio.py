@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from idp.captcha import ALPHABET, AUDIO_CLIPS  # noqa: E402
+from idp.platform.captcha import ALPHABET, AUDIO_CLIPS  # noqa: E402
 
 VOICE = "vi"          # eSpeak NG's Vietnamese (northern) voice
 SPEED = 130           # words per minute (default 175): slower, clearer

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from flask import current_app
 
-from . import base
-from .complaint import ComplaintFlow
-from .consent import ConsentFlow
-from .login import LoginFlow
-from .recover import RecoverFlow
-from .register import RegisterFlow
-from .stepup import StepUpFlow
+from idp.flows import base
+from idp.flows.complaint import ComplaintFlow
+from idp.flows.consent import ConsentFlow
+from idp.flows.login import LoginFlow
+from idp.flows.recover import RecoverFlow
+from idp.flows.register import RegisterFlow
+from idp.flows.stepup import StepUpFlow
 
 KINDS: dict[str, base.FlowKind] = {k.name: k for k in (LoginFlow(), StepUpFlow(),
                                                         ConsentFlow(), RecoverFlow(),
@@ -29,8 +29,8 @@ def start(kind: str, pending_uid: str, pending: dict, client, session) -> str:
                        flow_kind.initial_data(session))
     begin = getattr(flow_kind, "begin", None)
     if begin is not None:
-        from ..db import db
-        from ..models import Citizen
+        from idp.platform.db import db
+        from idp.platform.models import Citizen
         begin(flow, db.session.get(Citizen, session.citizen_id))
         base.save(flow)
     return flow.url
@@ -58,9 +58,9 @@ def create_internal(kind: str, return_to: str, params: dict | None = None,
       record over to another kind ("Quên mật khẩu?", "Đăng ký"), the keys are deleted and
       `return_to` is replaced, so nothing bound to *this* flow survives (views.hand_over)."""
     from flask import current_app
-    from .. import session as sso
-    from ..crypto import random_token
-    from ..db import now
+    from idp.interaction import session as sso
+    from idp.platform.crypto import random_token
+    from idp.platform.db import now
     if not return_to.startswith("/") or return_to.startswith("//"):
         raise ValueError("return_to must be a path on this site")
     uid = random_token(24)
@@ -90,10 +90,10 @@ def completion(flow_id: str) -> dict | None:
 
 
 def init_app(app) -> None:
-    from .. import captcha
-    from ..recovery_views import bp as recovery_bp
-    from ..register_views import bp as register_bp
-    from .views import bp
+    from idp.platform import captcha
+    from idp.flows.recovery_views import bp as recovery_bp
+    from idp.flows.register_views import bp as register_bp
+    from idp.flows.views import bp
     app.register_blueprint(bp)
     app.register_blueprint(recovery_bp)  # forgot password, lost phone
     app.register_blueprint(register_bp)  # "Chưa có tài khoản? Đăng ký"

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 
 from flask import current_app, url_for
 
-from .. import session as sso
-from ..crypto import random_token
-from ..db import now
+from idp.interaction import session as sso
+from idp.platform.crypto import random_token
+from idp.platform.db import now
 
 
 FLOW_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")

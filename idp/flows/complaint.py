@@ -21,10 +21,11 @@ from flask import current_app, render_template, url_for
 from flask_babel import gettext as _
 from sqlalchemy.exc import SQLAlchemyError
 
-from .. import audit, complaints
-from ..db import db
-from ..validation import ValidationError, normalize_email
-from . import base
+from idp.platform import audit
+from idp.accounts import complaints
+from idp.platform.db import db
+from idp.accounts.validation import ValidationError, normalize_email
+from idp.flows import base
 
 PERSON_FIELDS = ("id_number", "full_name", "birth_date", "phone")
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from flask import current_app, render_template, url_for
 
-from .. import audit, session as sso
-from ..claims import SCOPE_DESCRIPTIONS
-from ..db import db, now
-from ..models import Consent
-from . import base
+from idp.platform import audit
+from idp.interaction import session as sso
+from idp.protocol.claims import SCOPE_DESCRIPTIONS
+from idp.platform.db import db, now
+from idp.platform.models import Consent
+from idp.flows import base
 
 
 def _pending(flow):
@@ -20,7 +21,7 @@ class ConsentFlow(base.FlowKind):
     initial_state = "ask"
 
     def render(self, flow, errors=None, values=None):
-        from ..oauth2 import query_client
+        from idp.protocol.oauth2 import query_client
         client = query_client(flow.client_id)
         scope = _pending(flow).get("params", {}).get("scope", "")
         return render_template(

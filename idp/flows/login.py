@@ -59,11 +59,13 @@ from flask import current_app, g, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
-from .. import audit, captcha, device, factors, lockout, policy, session as sso
-from ..crypto import verify_password
-from ..db import db
-from ..models import Citizen
-from . import base, second_factor
+from idp.platform import audit, captcha
+from idp.accounts import device, factors, lockout
+from idp.interaction import policy, session as sso
+from idp.platform.crypto import verify_password
+from idp.platform.db import db
+from idp.platform.models import Citizen
+from idp.flows import base, second_factor
 
 ID_NUMBER = re.compile(r"[0-9]{9}|[0-9]{12}")
 FAILURE_WINDOW = 24 * 3600
@@ -78,7 +80,7 @@ def _store():
 
 
 def _client_name(flow):
-    from ..oauth2 import query_client
+    from idp.protocol.oauth2 import query_client
     client = query_client(flow.client_id)
     return client.client_name if client else ""
 
@@ -224,7 +226,7 @@ class LoginFlow(base.FlowKind):
         `login_min_acr`, LoA2 by default, or more if the RP asked; less only for a client the
         operator allowed LoA1) is LoA2 or more, or this is the first login after a password
         reset proven by SMS alone."""
-        from ..oauth2 import query_client
+        from idp.protocol.oauth2 import query_client
         pending = _store().get("pending:" + flow.pending) or {}
         client = query_client(flow.client_id) if flow.client_id else None
         wanted = policy.login_level(pending.get("params") or {}, client, _settings())

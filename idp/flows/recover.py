@@ -61,11 +61,12 @@ from flask import current_app, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
-from .. import audit, captcha, factors, lockout, otp, passwords, recovery
-from ..db import db, now
-from ..models import Citizen
-from . import base, second_factor
-from .login import ID_NUMBER
+from idp.platform import audit, captcha
+from idp.accounts import factors, lockout, otp, passwords, recovery
+from idp.platform.db import db, now
+from idp.platform.models import Citizen
+from idp.flows import base, second_factor
+from idp.flows.login import ID_NUMBER
 
 HOUR = 3600
 DAY = 24 * HOUR

@@ -93,14 +93,14 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from .. import audit, captcha, kyc, otp, passwords, session as sso, sms
-from ..crypto import hash_password, sha256_hex
-from ..db import db, now
-from ..models import AuthMethod, Citizen
-from ..validation import (ValidationError, check_cccd_consistency, normalize_email,
-                          normalize_name, normalize_phone, parse_birth_date, parse_gender,
-                          parse_id_number)
-from . import base, second_factor
+from idp.platform import audit, captcha, sms
+from idp.accounts import kyc, otp, passwords
+from idp.interaction import session as sso
+from idp.platform.crypto import hash_password, sha256_hex
+from idp.platform.db import db, now
+from idp.platform.models import AuthMethod, Citizen
+from idp.accounts.validation import ValidationError, check_cccd_consistency, normalize_email, normalize_name, normalize_phone, parse_birth_date, parse_gender, parse_id_number
+from idp.flows import base, second_factor
 
 DAY = 24 * 3600
 # Form submissions one solved captcha covers in a flow: the first and up to three corrections
@@ -508,8 +508,8 @@ class RegisterFlow(base.FlowKind):
                 Citizen.id_number == person["id_number"]))
             if owner is not None:
                 # Through the outbox (idp/outbox.py), committed with the audit row below.
-                from .. import outbox
-                from ..factors import phones
+                from idp.platform import outbox
+                from idp.accounts.factors import phones
                 outbox.stage_notices(
                     outbox.reserve_notices(phones(owner)[:1], owner.id, "register_alert"),
                     ALERT_SMS, "register_alert", owner.id)
@@ -532,7 +532,7 @@ class RegisterFlow(base.FlowKind):
         if form.get("action") == "complain":
             # "Khiếu nại: tài khoản này không phải của tôi" (flows/complaint.py): offered only
             # here, after possession and ownership; start_data refuses anything else.
-            from .complaint import start_data
+            from idp.flows.complaint import start_data
             data = start_data(flow.data)
             if data is None:
                 return base.Stay({"form": _("Phiên đăng ký không hợp lệ. Vui lòng bắt đầu "
@@ -607,7 +607,7 @@ def _rebind_pending(flow) -> None:
 def _client_name(flow) -> str:
     if not flow.client_id:
         return ""
-    from .. import oauth2
+    from idp.protocol import oauth2
     client = oauth2.query_client(flow.client_id)
     return client.client_name if client else ""
 

@@ -20,11 +20,13 @@ from flask import current_app, g, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
-from .. import audit, device, factors, otp, policy, session as sso
-from ..audit import mask_phone
-from ..db import db
-from ..models import Citizen
-from . import base
+from idp.platform import audit
+from idp.accounts import device, factors, otp
+from idp.interaction import policy, session as sso
+from idp.platform.audit import mask_phone
+from idp.platform.db import db
+from idp.platform.models import Citizen
+from idp.flows import base
 
 STATES = ("sms", "totp", "recovery", "choose")
 AMR = {"sms": ["pwd", "sms", "mfa"], "totp": ["pwd", "otp", "mfa"],
@@ -114,7 +116,7 @@ def reason(flow) -> str:
 
 
 def _floor(flow) -> str:
-    from ..oauth2 import query_client
+    from idp.protocol.oauth2 import query_client
     client = query_client(flow.client_id) if flow.client_id else None
     return policy.login_floor(client, current_app.config["IDP"])
 

@@ -2,7 +2,7 @@
 step runs, for the session's own account (DESIGN.md §2)."""
 from __future__ import annotations
 
-from . import base, second_factor
+from idp.flows import base, second_factor
 
 
 class StepUpFlow(base.FlowKind):

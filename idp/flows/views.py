@@ -18,8 +18,8 @@ from __future__ import annotations
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from .. import session as sso
-from . import KINDS, base
+from idp.interaction import session as sso
+from idp.flows import KINDS, base
 
 bp = Blueprint("flows", __name__)
 

@@ -90,9 +90,9 @@ def idp(request, monkeypatch, tmp_path, rp_server):
     SMS outbox holds only this test's messages. Two clients are added whose redirect URI is
     the stand-in RP: `bt-portal` (first party, like dvc-daklak) and `bt-spa` (third-party
     public client like demo-spa: consent screen)."""
-    from idp.crypto import hash_secret
-    from idp.db import db
-    from idp.models import Client
+    from idp.platform.crypto import hash_secret
+    from idp.platform.db import db
+    from idp.platform.models import Client
 
     from ..helpers import ALL_SCOPES, SECRET
 

@@ -103,8 +103,8 @@ def test_complaint_path_end_to_end_with_the_operator_cli(idp_with_registry, rp_s
     # The operator: the complaint is listed (masked), shown, and resolved.
     from flask_migrate import stamp
 
-    from idp.db import db
-    from idp.models import Citizen, Complaint
+    from idp.platform.db import db
+    from idp.platform.models import Citizen, Complaint
     with app.app_context():
         stamp()  # the live test database was made by create_all
     listed = operator(app, "list")

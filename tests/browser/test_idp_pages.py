@@ -202,9 +202,9 @@ def test_lost_phone_pages(idp, page):
 def test_choose_method_and_recovery_code_pages(idp, rp_server, page):
     """A citizen with recovery codes: on the OTP page "Chọn phương thức xác thực khác" →
     the method chooser → "Mã khôi phục dự phòng" → one code → back at the portal."""
-    from idp import factors
-    from idp.db import db
-    from idp.models import Citizen
+    from idp.accounts import factors
+    from idp.platform.db import db
+    from idp.platform.models import Citizen
 
     issuer, app = idp
     with app.app_context():
@@ -294,9 +294,9 @@ def test_totp_login_and_account_removal_pages(idp, page):
 
     import pyotp
 
-    from idp import factors
-    from idp.db import db
-    from idp.models import AuthMethod, Citizen
+    from idp.accounts import factors
+    from idp.platform.db import db
+    from idp.platform.models import AuthMethod, Citizen
 
     issuer, app = idp
     secret = pyotp.random_base32()

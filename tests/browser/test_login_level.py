@@ -36,9 +36,9 @@ def test_a_plain_portal_login_asks_the_sms_code_and_says_why(idp, rp_server, pag
 
 
 def test_a_loa1_session_is_stepped_up_with_its_explanation(idp, rp_server, page):
-    from idp.crypto import hash_secret
-    from idp.db import db
-    from idp.models import Client
+    from idp.platform.crypto import hash_secret
+    from idp.platform.db import db
+    from idp.platform.models import Client
 
     issuer, app = idp
     app.config["IDP"]["allow_loa1_clients"] = True  # the operator's deliberate choice

@@ -25,9 +25,9 @@ def portals(idp, tmp_path):
     logout URIs."""
     from werkzeug.serving import make_server
 
-    from idp.crypto import hash_secret
-    from idp.db import db
-    from idp.models import Client
+    from idp.platform.crypto import hash_secret
+    from idp.platform.db import db
+    from idp.platform.models import Client
     from portals import daklak, quocgia
 
     issuer, app = idp

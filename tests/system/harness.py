@@ -751,7 +751,7 @@ class Cluster:
 
     def redis_store(self):
         """The IdP's own Redis store class on the cluster's Redis (to read counters)."""
-        from idp.store import RedisStore, redis_client
+        from idp.platform.store import RedisStore, redis_client
         settings = {"redis_url": self.redis.url, "redis_timeout": 2.0}
         return RedisStore(redis_client(settings), "idp:")
 

@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
-from idp.crypto import sha256_hex
+from idp.platform.crypto import sha256_hex
 
 from .conftest import record
 from .checks import accounts, assert_nothing_half_written
@@ -160,7 +160,7 @@ def test_postgres_frozen_is_bounded_by_the_client_deadline(cluster):
     (idp/dbdeadline.py: a statement gets statement_timeout + 2 s; a pre-ping the connect timeout;
     connecting libpq's connect_timeout) still gives every request its 503, and service
     resumes by itself after SIGCONT."""
-    from idp.dbdeadline import DEADLINE_MARGIN
+    from idp.platform.dbdeadline import DEADLINE_MARGIN
 
     pg, carrier = cluster.pg, cluster.carrier
     auth = login(Agent(cluster.issuer, "pg-frozen-citizen"), carrier, LINH)

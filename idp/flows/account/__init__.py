@@ -1,0 +1,21 @@
+"""The account page at the IdP ("Thông tin tài khoản", issue 4 item 7): the citizen's
+authentication methods with a default (phones, authenticator app, recovery codes), password
+change, and active sessions with "sign out the others".
+
+- access.py: LoA2 to view; a fresh full authentication to change a factor or the password;
+- overview.py: the page itself, password change, sessions;
+- phones.py, authenticator.py: the factors; notify.py: SMS notifications of changes.
+
+Every change is a POST form with the CSRF token; in-progress enrolments (a phone awaiting its
+code, a TOTP secret awaiting a code) are kept server-side, keyed by the session's sid.
+"""
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("account", __name__, url_prefix="/account")
+
+
+def init_app(app) -> None:
+    from idp.flows.account import authenticator, overview, phones  # noqa: F401 - the routes
+    app.register_blueprint(bp)

@@ -1,0 +1,79 @@
+"""The page at `/` (issue 12 item 6): what someone who opens the IdP's bare address sees.
+
+- `home_url` set: a redirect there (e.g. the province's public-service portal).
+- Otherwise a short page naming the service, with a link to the citizen's account page.
+- In development (`env = "development"`, as under ./run) the same page is the demo's front
+  door: links to the demo portals (`dev_portal_urls`), to the SMS page (/_dev/sms, present only
+  with the outbox provider outside production) and the demo accounts with their published
+  passwords, read from idp/data/demo_citizens.jsonl — the file `idp init --demo` loads, so the
+  page shows exactly what was loaded. Nothing of this is rendered in any other environment.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, redirect, render_template, url_for
+
+log = logging.getLogger("idp.landing")
+
+bp = Blueprint("landing", __name__)
+
+DATA_DIR = Path(__file__).resolve().parents[1] / "data"
+DEMO_CITIZENS = DATA_DIR / "demo_citizens.jsonl"
+DEMO_CLIENTS = DATA_DIR / "demo_clients.json"
+SMS_ENDPOINT = "devtools.sms_outbox"
+
+
+@bp.get("/")
+def index():
+    settings = current_app.config["IDP"]
+    if settings["home_url"]:
+        return redirect(settings["home_url"], 302)
+    development = settings["env"] == "development"
+    has_sms_page = SMS_ENDPOINT in current_app.view_functions
+    return render_template(
+        "landing.html", development=development,
+        portals=demo_portals(settings["dev_portal_urls"]) if development else [],
+        citizens=demo_citizens() if development else [],
+        sms_url=url_for(SMS_ENDPOINT) if has_sms_page else None)
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def demo_portals(urls: list[str]) -> list[dict]:
+    """[{name, url}] for each configured portal URL; the name is the demo client's whose
+    redirect URI is on that origin, else the address itself (ports moved away from the
+    registered ones)."""
+    names = {}
+    try:
+        for client in json.loads(DEMO_CLIENTS.read_text(encoding="utf-8")):
+            for uri in client.get("redirect_uris", []):
+                names.setdefault(_origin(uri), client.get("client_name"))
+    except (OSError, ValueError, AttributeError, TypeError):
+        log.warning("demo clients unreadable: %s", DEMO_CLIENTS)
+    return [{"url": url, "name": names.get(_origin(url)) or urlsplit(url).netloc}
+            for url in urls]
+
+
+def demo_citizens() -> list[dict]:
+    """The demo citizens' ID number, name, phone and password (a bad line is skipped)."""
+    citizens = []
+    try:
+        lines = DEMO_CITIZENS.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        log.warning("demo citizens unreadable: %s", DEMO_CITIZENS)
+        return []
+    for line in lines:
+        try:
+            row = json.loads(line)
+            citizens.append({key: str(row[key]) for key in
+                             ("id_number", "full_name", "phone", "password")})
+        except (ValueError, KeyError, TypeError):
+            continue
+    return citizens

@@ -1,0 +1,399 @@
+"""Authlib wiring: the authorization server, its grants and endpoints, with Authlib's weak
+defaults replaced (security-requirements §0):
+
+- PKCE: S256 only and required for every client (`S256OnlyChallenge`).
+- Authorization codes are consumed atomically *before* tokens are issued; a replayed code
+  revokes every token issued from it (`CodeGrant.query_authorization_code`).
+- Refresh tokens rotate; a reused one revokes the whole family (`RefreshGrant`).
+- RFC 9207 `iss` in authorization responses (`IssuerParameter`).
+"""
+from __future__ import annotations
+
+import json
+import logging
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Request, grants
+from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secret_basic
+from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
+from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+from authlib.oauth2.rfc9207 import IssuerParameter
+from authlib.oidc.core.grants import OpenIDCode
+from authlib.oidc.core.util import create_half_hash
+from flask import current_app, g
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from idp.platform import audit
+from idp.platform.crypto import random_token, sha256_hex
+from idp.platform.db import db, now
+from idp.platform.models import AuthorizationCode, Citizen, Client, SessionClient, Token
+
+log = logging.getLogger("idp.oauth2")
+CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+
+def settings() -> dict:
+    return current_app.config["IDP"]
+
+
+def keyring():
+    return current_app.extensions["idp.keyring"]
+
+
+# --------------------------------------------------------------------------- server
+
+class Server(AuthorizationServer):
+    """Accepts an already built OAuth2Request (a stored pending authorization) as well as the
+    current Flask request."""
+
+    def create_oauth2_request(self, request):
+        if isinstance(request, OAuth2Request):
+            return request
+        return super().create_oauth2_request(request)
+
+
+def stored_request(params: dict) -> OAuth2Request:
+    """Rebuild the OAuth2Request of a pending authorization from its stored parameters."""
+    req = OAuth2Request("GET", settings()["issuer"] + "/authorize")
+    req.payload = BasicOAuth2Payload(dict(params))
+    return req
+
+
+def query_client(client_id):
+    """One query per request and client: Authlib asks several times while validating."""
+    if not client_id or len(client_id) > 100 or "\x00" in client_id:
+        return None
+    memo = g.setdefault("idp_clients", {})
+    if client_id not in memo:
+        memo[client_id] = db.session.execute(
+            select(Client).where(Client.client_id == client_id)).scalar()
+    return memo[client_id]
+
+
+def save_token(token: dict, request: OAuth2Request) -> None:
+    """Store hashes only. The new row inherits the grant (token family) and the
+    authentication facts of the code or refresh token it came from."""
+    source = request.authorization_code or request.refresh_token
+    t = now()
+    s = settings()
+    refresh = token.get("refresh_token")
+    if source is request.refresh_token:
+        refresh_expires = source.refresh_expires_at  # absolute lifetime of the family
+    else:
+        refresh_expires = t + s["refresh_token_ttl"] if refresh else None
+    db.session.add(Token(
+        grant_id=source.grant_id, client_id=request.client.client_id,
+        citizen_id=request.user.id, access_token_hash=sha256_hex(token["access_token"]),
+        refresh_token_hash=sha256_hex(refresh) if refresh else None, scope=token["scope"],
+        sid=source.sid, auth_time=source.auth_time, acr=source.acr, amr_json=source.amr_json,
+        issued_at=t, access_expires_at=t + token["expires_in"],
+        refresh_expires_at=refresh_expires))
+    if source is request.authorization_code:
+        # Remember which clients got tokens from this SSO session (logout).
+        db.session.execute(insert_ignoring_duplicates(SessionClient).values(
+            sid=source.sid, client_id=request.client.client_id, created_at=t))
+    db.session.commit()
+
+
+def insert_ignoring_duplicates(model):
+    dialect = db.engine.dialect.name
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+    return stmt.on_conflict_do_nothing()
+
+
+def revoke_grant(grant_id: str, reason: str, client_id: str | None = None) -> int:
+    result = db.session.execute(update(Token).where(Token.grant_id == grant_id,
+                                                    Token.revoked_at.is_(None))
+                                .values(revoked_at=now()))
+    db.session.commit()
+    audit.record("tokens.revoked_family", client_id=client_id, reason=reason,
+                 count=result.rowcount)
+    return result.rowcount
+
+
+def consume_once(model, hash_column, used_column, digest: str, client_id: str, *still_valid,
+                 now: float, reason: str):
+    """Mark a single-use credential used in one statement (UPDATE ... WHERE used IS NULL
+    RETURNING): of two concurrent redemptions exactly one gets the row (the other waits for
+    the row lock, then matches nothing). The transaction stays open and commits together with
+    the tokens in `save_token`, so a failure in between burns nothing and issues nothing.
+    Presenting one that was already used is a replay: revoke its whole token family
+    (RFC 6749 §4.1.2, RFC 9700 §4.14.2) and return None, as for an unknown one."""
+    row = db.session.execute(
+        update(model)
+        .where(hash_column == digest, model.client_id == client_id, used_column.is_(None),
+               *still_valid)
+        .values({used_column.key: now})
+        .returning(model)).scalar()
+    if row is not None:
+        return row
+    db.session.rollback()
+    replayed = db.session.execute(select(model.grant_id).where(
+        hash_column == digest, model.client_id == client_id, used_column.is_not(None))).scalar()
+    if replayed:
+        log.warning("%s by %s: revoking the token family", reason, client_id)
+        revoke_grant(replayed, reason, client_id)
+    return None
+
+
+# --------------------------------------------------------------------------- PKCE
+
+class S256OnlyChallenge(CodeChallenge):
+    """RFC 9700 §2.1.1 / ASVS 5.0 10.4.6: a code_challenge is required from every client and
+    only S256 is accepted (Authlib defaults to `plain` and requires PKCE of public clients
+    only)."""
+    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+
+    def validate_code_challenge(self, grant, redirect_uri):
+        data = grant.request.payload.data
+        if not data.get("code_challenge"):
+            raise InvalidRequestError("Missing 'code_challenge': PKCE (S256) is required",
+                                      redirect_uri=redirect_uri)
+        if data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("'code_challenge_method' must be S256",
+                                      redirect_uri=redirect_uri)
+        try:
+            super().validate_code_challenge(grant, redirect_uri)
+        except InvalidRequestError as exc:
+            exc.redirect_uri = redirect_uri
+            raise
+
+    def validate_code_verifier(self, grant, result):
+        if not grant.request.form.get("code_verifier"):
+            raise InvalidRequestError("Missing 'code_verifier'")
+        super().validate_code_verifier(grant, result)
+
+
+# --------------------------------------------------------------------------- grants
+
+class CodeGrant(grants.AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
+
+    def save_authorization_code(self, code, request):
+        session = request.idp_session  # set by authorize.issue_code
+        data = request.payload.data
+        db.session.add(AuthorizationCode(
+            code_hash=sha256_hex(code), grant_id=random_token(24),
+            client_id=request.client.client_id, citizen_id=request.user.id,
+            redirect_uri=request.payload.redirect_uri, scope=request.scope or "",
+            nonce=data.get("nonce"), code_challenge=data.get("code_challenge"),
+            code_challenge_method=data.get("code_challenge_method"),
+            auth_time=session.auth_time, acr=session.acr, amr_json=session.amr_json,
+            sid=session.sid, expires_at=now() + settings()["code_ttl"]))
+        db.session.commit()
+
+    def query_authorization_code(self, code, client):
+        """Consume the code in one statement (UPDATE ... WHERE consumed_at IS NULL RETURNING):
+        of two concurrent redemptions exactly one gets the row. A code seen again is a replay:
+        revoke what it issued (RFC 6749 §4.1.2, ASVS 5.0 10.4.2)."""
+        if not code or len(code) > 200:
+            return None
+        t = now()
+        return consume_once(AuthorizationCode, AuthorizationCode.code_hash,
+                            AuthorizationCode.consumed_at, sha256_hex(code), client.client_id,
+                            AuthorizationCode.expires_at > t, now=t, reason="code_replay")
+
+    def delete_authorization_code(self, authorization_code):
+        """Nothing: the consumed row stays as a tombstone until it expires, so a replay can be
+        recognised and its tokens revoked."""
+
+    def authenticate_user(self, authorization_code):
+        return active_citizen(authorization_code.citizen_id)
+
+    def generate_token(self, user=None, scope=None, grant_type=None, expires_in=None,
+                       include_refresh_token=True):
+        # Refresh tokens only for offline_access (OIDC Core §11) and clients allowed to refresh.
+        include = include_refresh_token and "offline_access" in (scope or "").split()
+        return super().generate_token(user=user, scope=scope, grant_type=grant_type,
+                                      expires_in=expires_in, include_refresh_token=include)
+
+
+class RefreshGrant(grants.RefreshTokenGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
+    INCLUDE_NEW_REFRESH_TOKEN = True  # rotation (RFC 9700 §4.14.2)
+
+    def authenticate_refresh_token(self, refresh_token):
+        if not refresh_token or len(refresh_token) > 200:
+            return None
+        t = now()
+        return consume_once(Token, Token.refresh_token_hash, Token.refresh_used_at,
+                            sha256_hex(refresh_token), self.request.client.client_id,
+                            Token.revoked_at.is_(None), Token.refresh_expires_at > t, now=t,
+                            reason="refresh_reuse")
+
+    def authenticate_user(self, refresh_token):
+        return active_citizen(refresh_token.citizen_id)
+
+    def revoke_old_credential(self, refresh_token):
+        """Already marked used when it was consumed."""
+
+
+def active_citizen(citizen_id: int):
+    citizen = db.session.get(Citizen, citizen_id)
+    if citizen is None or citizen.status != "active":
+        return None
+    return citizen
+
+
+# --------------------------------------------------------------------------- ID token
+
+def build_id_token(client: Client, citizen: Citizen, source, access_token: str | None,
+                   nonce: str | None) -> str:
+    s = settings()
+    alg = client.id_token_signed_response_alg
+    t = int(now())
+    payload = {
+        "iss": s["issuer"], "sub": citizen.sub, "aud": client.client_id,
+        "azp": client.client_id, "iat": t, "exp": t + s["id_token_ttl"],
+        "auth_time": source.auth_time, "acr": source.acr, "amr": json.loads(source.amr_json),
+        "sid": source.sid,
+    }
+    if nonce:
+        payload["nonce"] = nonce
+    if access_token:
+        payload["at_hash"] = create_half_hash(access_token, alg).decode("ascii")
+    return keyring().sign(payload, alg)
+
+
+class OpenIDExtension(OpenIDCode):
+    def exists_nonce(self, nonce, request):
+        return False  # nonces are per request; RPs check them (OIDC Core §3.1.3.7)
+
+    def process_token(self, grant, response):
+        _, token, _ = response
+        request = grant.request
+        if "openid" not in (token.get("scope") or "").split():
+            return token
+        code = request.authorization_code
+        token["id_token"] = build_id_token(request.client, request.user, code,
+                                           token.get("access_token"), code.nonce)
+        return token
+
+
+def refresh_id_token(grant, response):
+    """OIDC Core §12.2: a refresh returns a new ID token with the original authentication
+    facts (signed with the *current* key)."""
+    _, token, _ = response
+    request = grant.request
+    if "openid" in (token.get("scope") or "").split():
+        token["id_token"] = build_id_token(request.client, request.user, request.refresh_token,
+                                           token.get("access_token"), None)
+    return token
+
+
+class RefreshWithIdToken:
+    def __call__(self, grant):
+        grant.register_hook("after_create_token_response", refresh_id_token)
+
+
+# --------------------------------------------------------------------------- endpoints
+
+def find_token(token_string: str | None, hint: str | None = None) -> Token | None:
+    if not token_string or len(token_string) > 200:
+        return None
+    h = sha256_hex(token_string)
+    order = [Token.refresh_token_hash, Token.access_token_hash]
+    if hint == "access_token":
+        order.reverse()
+    for column in order:
+        row = db.session.execute(select(Token).where(column == h)).scalar()
+        if row is not None:
+            row._presented = "refresh_token" if column is Token.refresh_token_hash \
+                else "access_token"
+            return row
+    return None
+
+
+class Revocation(RevocationEndpoint):
+    CLIENT_AUTH_METHODS = CLIENT_AUTH_METHODS
+
+    def query_token(self, token_string, token_type_hint):
+        return find_token(token_string, token_type_hint)
+
+    def revoke_token(self, token, request):
+        if token._presented == "refresh_token":
+            # RFC 7009 §2.1: revoking a refresh token revokes the grant's access tokens too.
+            revoke_grant(token.grant_id, "revoked_by_client", token.client_id)
+        else:
+            token.revoked_at = now()
+            db.session.commit()
+
+
+class Introspection(IntrospectionEndpoint):
+    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+    def query_token(self, token_string, token_type_hint):
+        return find_token(token_string, token_type_hint)
+
+    def check_permission(self, token, client, request):
+        # A portal introspects tokens issued to itself (for its own APIs).
+        return token.client_id == client.client_id
+
+    def introspect_token(self, token):
+        t = now()
+        if token._presented == "refresh_token":
+            active = (token.revoked_at is None and token.refresh_used_at is None
+                      and (token.refresh_expires_at or 0) > t)
+            exp = token.refresh_expires_at
+        else:
+            active = token.revoked_at is None and token.access_expires_at > t
+            exp = token.access_expires_at
+        if not active:
+            return {"active": False}
+        citizen = db.session.get(Citizen, token.citizen_id)
+        return {"active": True, "scope": token.scope, "client_id": token.client_id,
+                "token_type": "Bearer" if token._presented == "access_token" else "refresh_token",
+                "exp": int(exp), "iat": int(token.issued_at), "sub": citizen.sub,
+                "aud": token.client_id, "iss": settings()["issuer"], "acr": token.acr,
+                "auth_time": token.auth_time}
+
+    def create_endpoint_response(self, request):
+        # RFC 7662 §2.2: an inactive, unknown or foreign token is just {"active": false}.
+        client = self.authenticate_endpoint_client(request)
+        self.check_params(request, client)
+        token = self.query_token(request.form.get("token"), request.form.get("token_type_hint"))
+        if token is None or not self.check_permission(token, client, request):
+            body = {"active": False}
+        else:
+            body = self.introspect_token(token)
+        return 200, body, [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
+
+
+def safe_client_secret_basic(query_client_, request):
+    """Authlib's client_secret_basic raises on some malformed headers (non-ASCII, bad UTF-8,
+    nothing after "Basic"): treat them as no credentials, i.e. 401 invalid_client."""
+    try:
+        return authenticate_client_secret_basic(query_client_, request)
+    except (ValueError, IndexError):
+        return None
+
+
+class Issuer(IssuerParameter):
+    def get_issuer(self):
+        return settings()["issuer"]
+
+
+def server() -> Server:
+    return current_app.extensions["idp.oauth2"]
+
+
+def init_app(app) -> None:
+    s = app.config["IDP"]
+    app.config["OAUTH2_TOKEN_EXPIRES_IN"] = {"authorization_code": s["access_token_ttl"],
+                                             "refresh_token": s["access_token_ttl"]}
+    app.config["OAUTH2_REFRESH_TOKEN_GENERATOR"] = True
+    # No OAUTH2_SCOPES_SUPPORTED: unknown scopes are dropped, not refused (RFC 6749 §3.3;
+    # the conformance suite asks for `address` and expects success).
+    srv = Server()
+    srv.init_app(app, query_client=query_client, save_token=save_token)
+    srv.register_client_auth_method("client_secret_basic", safe_client_secret_basic)
+    srv.register_grant(CodeGrant, [S256OnlyChallenge(required=True), OpenIDExtension()])
+    srv.register_grant(RefreshGrant, [RefreshWithIdToken()])
+    srv.register_endpoint(Revocation)
+    srv.register_endpoint(Introspection)
+    srv.register_extension(Issuer())
+    app.extensions["idp.oauth2"] = srv
