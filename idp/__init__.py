@@ -84,14 +84,15 @@ def create_app(overrides: dict | None = None) -> Flask:
     sms.init_app(app)
     kyc.init_app(app)
     outbox.init_app(app)  # before logout: it registers the back-channel handler
+    metrics.watch_outbox(app, outbox.counts, outbox.oldest_pending_age)  # scrape-time gauges
 
     from idp.platform import maintenance
     from idp.protocol import oauth2
     oauth2.init_app(app)
     maintenance.init_app(app)
 
-    from idp.protocol import authorize, endpoints
     from idp import flows
+    from idp.protocol import authorize, endpoints
     app.register_blueprint(endpoints.bp)
     app.register_blueprint(authorize.bp)
     flows.init_app(app)

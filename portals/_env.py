@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+from flask import Flask
 
 
-def from_env(prefix: str, defaults: dict) -> dict:
+def from_env(prefix: str, defaults: dict[str, Any]) -> dict[str, Any]:
     """PORTAL_ISSUER (shared), PORTAL_<PREFIX>_{CLIENT_ID,CLIENT_SECRET,BASE_URL,SECRET_KEY,
     INSTANCE_DIR}; the defaults are the demo registration from idp/data/demo_clients.json."""
     env = os.environ.get
@@ -20,18 +24,20 @@ def from_env(prefix: str, defaults: dict) -> dict:
     return cfg
 
 
-def entry_points(prefix: str, defaults: dict):
+def entry_points(prefix: str, defaults: dict[str, Any]
+                 ) -> tuple[Callable[..., Flask], Callable[[str], Flask]]:
     """`create_app(**overrides)` and a module `__getattr__` that builds `<module>:app` from the
     environment on first use (importing a portal module for its THEME has no side effect)."""
-    from .app import create_portal
-    built = {}
+    built: dict[str, Flask] = {}
 
-    def create_app(**overrides):
+    def create_app(**overrides: Any) -> Flask:
+        # Imported here, not at the top: a portal module's THEME must not need Authlib.
+        from portals.app import create_portal
         cfg = from_env(prefix, defaults)
         cfg.update(overrides)
         return create_portal(cfg)
 
-    def module_getattr(name):
+    def module_getattr(name: str) -> Flask:
         if name == "app":
             if "app" not in built:
                 built["app"] = create_app()

@@ -2,7 +2,7 @@
 LoA2 for "Nộp hồ sơ". WSGI: `portals.daklak:app`."""
 from __future__ import annotations
 
-from ._env import entry_points
+from portals._env import entry_points
 
 THEME = {
     "short_name": "DVC Đắk Lắk",

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask
 
 try:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -28,12 +32,12 @@ AMR_LABELS = {"pwd": "mật khẩu", "sms": "mã OTP qua SMS", "otp": "mã OTP t
 GENDER_LABELS = {"male": "Nam", "female": "Nữ", "1": "Nam", "2": "Nữ"}
 
 
-def acr_label(acr) -> str:
+def acr_label(acr: Any) -> str:
     """'LoA2' -> 'Mức 2 (mật khẩu + mã OTP)'."""
     return ACR_LABELS.get(acr if isinstance(acr, str) else "", UNKNOWN)
 
 
-def amr_label(amr) -> str:
+def amr_label(amr: Any) -> str:
     """['pwd', 'sms', 'mfa'] -> 'mật khẩu + mã OTP qua SMS'."""
     if isinstance(amr, str):
         amr = amr.split()
@@ -41,15 +45,15 @@ def amr_label(amr) -> str:
     return " + ".join(dict.fromkeys(words)) or UNKNOWN
 
 
-def datetime_vn(value) -> str:
+def datetime_vn(value: Any) -> str:
     """An epoch (seconds) or an aware datetime -> 'dd/mm/yyyy HH:mm' in Vietnam time."""
     if isinstance(value, bool) or value is None or value == "":
         return ""
     try:
         if isinstance(value, dt.datetime):
-            moment = value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+            moment = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
         else:
-            moment = dt.datetime.fromtimestamp(float(value), dt.timezone.utc)
+            moment = dt.datetime.fromtimestamp(float(value), dt.UTC)
     except (TypeError, ValueError, OverflowError, OSError):
         return ""
     return moment.astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M")
@@ -58,7 +62,7 @@ def datetime_vn(value) -> str:
 _ISO_DATE = re.compile(r"([0-9]{4})-?([0-9]{2})-?([0-9]{2})", re.ASCII)
 
 
-def date_vn(value) -> str:
+def date_vn(value: Any) -> str:
     """'1985-03-14' or '19850314' (the dvcqg form) -> '14/03/1985'; anything else as given."""
     if isinstance(value, dt.date):
         return value.strftime("%d/%m/%Y")
@@ -72,7 +76,7 @@ def date_vn(value) -> str:
         return text
 
 
-def phone_national(value) -> str:
+def phone_national(value: Any) -> str:
     """'+84941234947' or '0941234947' -> '0941 234 947' (national form, 4-3-3 groups)."""
     digits = re.sub(r"[^0-9+]", "", str(value or ""))
     if digits.startswith("+84"):
@@ -84,20 +88,23 @@ def phone_national(value) -> str:
     return f"{digits[:4]} {digits[4:7]} {digits[7:]}"
 
 
-def yes_no(value) -> str:
+def yes_no(value: Any) -> str:
     if isinstance(value, str):
         value = value.strip().lower() in ("1", "true", "yes", "có")
     return "Có" if value else "Không"
 
 
-def gender_label(value) -> str:
+def gender_label(value: Any) -> str:
     return GENDER_LABELS.get(str(value if value is not None else "").strip().lower(), UNKNOWN)
 
 
-FILTERS = {"acr_label": acr_label, "amr_label": amr_label, "datetime_vn": datetime_vn,
-           "date_vn": date_vn, "phone_national": phone_national, "yes_no": yes_no,
-           "gender_label": gender_label}
+FILTERS: dict[str, Callable[[Any], str]] = {
+    "acr_label": acr_label, "amr_label": amr_label, "datetime_vn": datetime_vn,
+    "date_vn": date_vn, "phone_national": phone_national, "yes_no": yes_no,
+    "gender_label": gender_label}
 
 
-def register(app) -> None:
+def register(app: Flask) -> None:
+    """Claim values come from the IdP's JSON, of any shape: every filter accepts anything and
+    falls back to a neutral text rather than failing the page."""
     app.jinja_env.filters.update(FILTERS)

@@ -2,7 +2,7 @@
 tokens), scope incl. `dvcqg`, LoA2 for "Nộp hồ sơ". WSGI: `portals.quocgia:app`."""
 from __future__ import annotations
 
-from ._env import entry_points
+from portals._env import entry_points
 
 THEME = {
     "short_name": "DVC Quốc gia",

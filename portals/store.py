@@ -8,8 +8,11 @@ import secrets
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -36,20 +39,25 @@ CREATE TABLE IF NOT EXISTS seen_jti (
 
 @dataclass
 class Record:
+    """One login of one citizen at this portal (the cookie holds only `id`)."""
+
     id: str
     iss: str
     sub: str
     sid: str | None
     acr: str | None
     id_token: str
-    claims: dict
-    userinfo: dict
+    claims: dict[str, Any]
+    userinfo: dict[str, Any]
     created_at: float
     expires_at: float
 
 
 class SessionStore:
-    def __init__(self, path: Path, ttl: int):
+    """The portal's session records and the logout token ids already seen (replay guard);
+    SQLite so that the several worker processes of one portal share them."""
+
+    def __init__(self, path: Path, ttl: int) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.ttl = ttl
@@ -62,15 +70,23 @@ class SessionStore:
         conn.execute("PRAGMA journal_mode=WAL")
         return conn
 
-    def _run(self, sql: str, args=()) -> list:
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        """One short-lived connection at a time per store: SQLite connections are not shared
+        between the server's threads, and the lock keeps writers from contending."""
         with self._lock:
             conn = self._connect()
             try:
-                return conn.execute(sql, args).fetchall()
+                yield conn
             finally:
                 conn.close()
 
-    def create(self, iss: str, claims: dict, userinfo: dict, id_token: str) -> Record:
+    def _run(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
+        with self._connection() as conn:
+            return conn.execute(sql, args).fetchall()
+
+    def create(self, iss: str, claims: dict[str, Any], userinfo: dict[str, Any],
+               id_token: str) -> Record:
         t = time.time()
         rec = Record(secrets.token_urlsafe(24), iss, claims["sub"], claims.get("sid"),
                      claims.get("acr"), id_token, claims, userinfo, t, t + self.ttl)
@@ -102,33 +118,26 @@ class SessionStore:
         """Back-channel logout: every session of that IdP session (sid), or of that citizen
         (sub) when no sid is given; with both, only rows matching both."""
         t = time.time()
+        args: tuple[str | None, ...]
         if sid and sub:
             where, args = "iss = ? AND sid = ? AND sub = ?", (iss, sid, sub)
         elif sid:
             where, args = "iss = ? AND sid = ?", (iss, sid)
         else:
             where, args = "iss = ? AND sub = ?", (iss, sub)
-        with self._lock:
-            conn = self._connect()
-            try:
-                cur = conn.execute(f"UPDATE sessions SET revoked_at = ? WHERE {where} "
-                                   "AND revoked_at IS NULL", (t, *args))
-                return cur.rowcount
-            finally:
-                conn.close()
+        with self._connection() as conn:
+            cur = conn.execute(f"UPDATE sessions SET revoked_at = ? WHERE {where} "
+                               "AND revoked_at IS NULL", (t, *args))
+            return cur.rowcount
 
     def remember_jti(self, jti: str, ttl: float) -> bool:
         """False when this logout token id was already seen (replay)."""
         t = time.time()
-        with self._lock:
-            conn = self._connect()
+        with self._connection() as conn:
+            conn.execute("DELETE FROM seen_jti WHERE expires_at < ?", (t,))
             try:
-                conn.execute("DELETE FROM seen_jti WHERE expires_at < ?", (t,))
-                try:
-                    conn.execute("INSERT INTO seen_jti (jti, expires_at) VALUES (?, ?)",
-                                 (jti, t + ttl))
-                except sqlite3.IntegrityError:
-                    return False
-                return True
-            finally:
-                conn.close()
+                conn.execute("INSERT INTO seen_jti (jti, expires_at) VALUES (?, ?)",
+                             (jti, t + ttl))
+            except sqlite3.IntegrityError:
+                return False
+            return True

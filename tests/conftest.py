@@ -2,7 +2,6 @@
 on PostgreSQL (CONTRACT.md §1: IDP_TEST_DATABASE_URL)."""
 from __future__ import annotations
 
-import contextlib
 import os
 import uuid
 
@@ -15,72 +14,23 @@ _SCRATCH = f"/tmp/idp-tests-{os.getpid()}-{os.environ.get('PYTEST_XDIST_WORKER',
 os.environ["IDP_INSTANCE_DIR"] = _SCRATCH + "/instance"
 os.environ["IDP_KEK_FILE"] = _SCRATCH + "/kek.key"
 
-from sqlalchemy import create_engine, text  # noqa: E402
-
-from idp import create_app  # noqa: E402
 from idp.platform.db import db  # noqa: E402
 
-from .helpers import ISSUER, seed  # noqa: E402
+# The helpers behind these fixtures live in tests/support (tests import them from there, never
+# from this file); re-exported names stay importable for older code.
+from tests.support.apps import (  # noqa: E402
+    PG_URL,
+    REDIS_URL,
+    TEST_SETTINGS,
+    free_port,
+    make_app,
+    postgres_available,
+    require_redis,
+    throwaway_pg_database,
+)
 
-PG_URL = os.environ.get("IDP_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("IDP_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-_pg_state: dict = {}
-_redis_state: dict = {}
-
-
-def _pg_admin_url() -> str:
-    return PG_URL.replace("postgresql://", "postgresql+psycopg://", 1)
-
-
-def postgres_available() -> bool:
-    if "ok" not in _pg_state:
-        try:
-            engine = create_engine(_pg_admin_url(), connect_args={"connect_timeout": 3})
-            with engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-            engine.dispose()
-            _pg_state["ok"] = True
-        except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
-            _pg_state["ok"] = False
-            _pg_state["why"] = str(exc).splitlines()[0]
-    return _pg_state["ok"]
-
-
-@contextlib.contextmanager
-def throwaway_pg_database(prefix: str = "idp_test"):
-    """A new PostgreSQL database, dropped afterwards; skips (fails under CI) when the server
-    is not reachable."""
-    if not postgres_available():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is required under CI: {_pg_state.get('why')}")
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {_pg_state.get('why')}")
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{PG_URL.rpartition('/')[0]}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def require_redis() -> str:
-    """The test Redis URL; skips (fails under CI) when the server is not reachable."""
-    if "ok" not in _redis_state:
-        import redis
-        try:
-            redis.Redis.from_url(REDIS_URL, socket_timeout=3).ping()
-            _redis_state["ok"] = True
-        except redis.RedisError as exc:
-            _redis_state["ok"] = False
-            _redis_state["why"] = str(exc).splitlines()[0]
-    if not _redis_state["ok"]:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Redis is required under CI: {_redis_state.get('why')}")
-        pytest.skip(f"Redis not reachable at {REDIS_URL}: {_redis_state.get('why')}")
-    return REDIS_URL
+__all__ = ["PG_URL", "REDIS_URL", "TEST_SETTINGS", "free_port", "make_app",
+           "postgres_available", "require_redis", "throwaway_pg_database"]
 
 
 @pytest.fixture(scope="session")
@@ -101,21 +51,6 @@ def database_url(request, tmp_path, monkeypatch):
         monkeypatch.setenv("IDP_REDIS_URL", require_redis())
         monkeypatch.setenv("IDP_REDIS_PREFIX", f"idptest:{uuid.uuid4().hex[:12]}:")
     return request.getfixturevalue("pg_database")
-
-
-# Request-rate limits off: every test client is 127.0.0.1 (test_ratelimit.py tests them).
-TEST_SETTINGS = {"env": "test", "test_hooks": 1, "issuer": ISSUER,
-                 "secret_key": "t" * 40, "rate_limit_pages": "", "rate_limit_captcha": ""}
-
-
-def make_app(database_url: str, **overrides):
-    """An app on fresh, seeded tables."""
-    app = create_app({**TEST_SETTINGS, "database_url": database_url, **overrides})
-    with app.app_context():
-        db.drop_all()
-        db.create_all()
-        seed(app)
-    return app
 
 
 @pytest.fixture(autouse=True)
@@ -148,17 +83,11 @@ def sqlite_app(tmp_path):
         db.engine.dispose()
 
 
-def free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def live_idp(database_url):
     """The IdP on a real HTTP server (loopback, random port); yields (issuer, app)."""
     import threading
+
     from werkzeug.serving import make_server
     port = free_port()
     issuer = f"http://127.0.0.1:{port}"

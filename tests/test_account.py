@@ -3,7 +3,6 @@ change a factor or the password, phones (OTP to the new number, notification to 
 one), authenticator app, recovery codes, password change, active sessions."""
 from __future__ import annotations
 
-import json
 import re
 import time
 
@@ -13,99 +12,35 @@ from sqlalchemy import select
 
 from idp.flows.account import access
 from idp.platform.db import db
-from idp.platform.models import AuditEvent, AuthMethod, Citizen, SsoSession, Token
-from idp.platform.sms import OutboxSms
-
-from .helpers import (CITIZEN, auth_params, authorize, basic, ephemeral_keys, follow_to_login,
-                      form_action,
-                      hidden,
-                      last_code, login_and_get_code, login_form_submit, outbox, pkce_pair,
-                      query, token_request)
-
-NEW_PHONE = "+84912000111"
-
-
-# --------------------------------------------------------------------------- helpers
-
-def _submit_code(client, page, code, field="otp"):
-    html = page.get_data(as_text=True)
-    return client.post(form_action(html), data={"csrf_token": hidden(html, "csrf_token"),
-                                                field: code, "action": "verify"})
-
-
-def _full_login_from(app, client, redirect, person=CITIZEN):
-    """From a 303 into the account page's login flow: password, SMS code, back."""
-    assert redirect.status_code == 303 and redirect.headers["Location"].startswith("/flows/")
-    page = client.get(redirect.headers["Location"])
-    html = page.get_data(as_text=True)
-    assert 'name="password"' in html
-    r = login_form_submit(client, html, person.id_number, person.password)
-    assert r.status_code == 303, r.get_data(as_text=True)[:500]
-    r = _submit_code(client, client.get(r.headers["Location"]), last_code(app, person.phone))
-    assert r.status_code == 303 and "/account/reauth/" in r.headers["Location"]
-    return client.get(r.headers["Location"])
-
-
-def account_login(app, client, path="/account/"):
-    r = _full_login_from(app, client, client.get(path))
-    assert r.status_code == 303 and r.headers["Location"] == path
-    page = client.get(path)
-    assert page.status_code == 200, page.get_data(as_text=True)[:500]
-    return page
-
-
-def csrf(client) -> str:
-    """The session's CSRF token, from an account page that has a form."""
-    for path in ("/account/", "/account/password"):
-        page = client.get(path)
-        token = page.status_code == 200 and hidden(page.get_data(as_text=True), "csrf_token")
-        if token:
-            return token
-    raise AssertionError("no page with a CSRF token")
-
-
-def post(client, url, **data):
-    data.setdefault("csrf_token", csrf(client))
-    return client.post(url, data=data)
-
-
-def rows(app, kind="sms"):
-    with app.app_context():
-        return [(m.id, m.phone, m.is_default) for m in db.session.scalars(
-            select(AuthMethod).where(AuthMethod.kind == kind).order_by(AuthMethod.id))]
-
-
-def citizen_phone(app):
-    with app.app_context():
-        return db.session.scalar(select(Citizen.phone).where(
-            Citizen.id_number == CITIZEN.id_number))
-
-
-def events(app, name):
-    with app.app_context():
-        return [json.loads(e.detail_json) for e in db.session.scalars(
-            select(AuditEvent).where(AuditEvent.event == name))]
-
-
-def messages_to(app, phone):
-    return [m["text"] for m in outbox(app) if m["to"] == phone]
-
-
-def add_phone(app, client, phone=NEW_PHONE, replace=None):
-    url = "/account/phones/new" + (f"?replace={replace}" if replace else "")
-    r = post(client, url, phone="0" + phone[3:])
-    assert r.status_code == 303 and r.headers["Location"] == "/account/phones/verify"
-    page = client.get("/account/phones/verify")
-    r = _submit_code(client, page, last_code(app, phone))
-    assert r.status_code == 303 and r.headers["Location"] == "/account/"
-    return r
-
-
-@pytest.fixture(autouse=True)
-def own_outbox(app, tmp_path):
-    """An outbox of this test's own (the default one is shared by every test of the run,
-    whichever worker: these tests count and order messages)."""
-    app.extensions["idp.sms"] = OutboxSms(tmp_path / "sms-outbox.jsonl")
+from idp.platform.models import SsoSession, Token
+from tests.support.account import (  # noqa: F401 (own_outbox: an autouse fixture)
+    NEW_PHONE,
+    account_login,
+    add_phone,
+    citizen_phone,
+    csrf,
+    events,
+    messages_to,
+    own_outbox,
+    post,
+    rows,
+)
+from tests.support.account import full_login_from as _full_login_from
+from tests.support.account import submit_code as _submit_code
+from tests.support.apps import ephemeral_keys
+from tests.support.oidc import (
+    auth_params,
+    authorize,
+    basic,
+    follow_to_login,
+    login_and_get_code,
+    login_form_submit,
+    pkce_pair,
+    token_request,
+)
+from tests.support.pages import form_action, hidden, query
+from tests.support.people import CITIZEN
+from tests.support.sms import last_code, outbox
 
 
 @pytest.fixture
@@ -139,7 +74,7 @@ def test_the_page_needs_a_loa2_session_and_shows_masked_data(app, client):
 def loa1_deployment(database_url):
     """A deployment that lowered login_min_acr to LoA1: a portal login stops at the password
     (test_login_level.py has the default, LoA2)."""
-    from .conftest import make_app
+    from tests.support.apps import make_app
     app = make_app(database_url, login_min_acr="LoA1")
     return app, app.test_client()
 
@@ -226,7 +161,7 @@ def test_add_phone_sends_the_code_to_the_new_number_and_notifies_the_old(app, cl
 
     r = _submit_code(client, page, "000000" if last_code(app, NEW_PHONE) != "000000"
                      else "111111")
-    assert r.status_code == 400 and "Mã xác thực không đúng" in r.get_data(as_text=True)
+    assert r.status_code == 400 and 'data-msg="otp.wrong"' in r.get_data(as_text=True)
     assert [p for _, p, _ in rows(app)] == [CITIZEN.phone]
 
     r = _submit_code(client, client.get("/account/phones/verify"), last_code(app, NEW_PHONE))
@@ -238,7 +173,7 @@ def test_add_phone_sends_the_code_to_the_new_number_and_notifies_the_old(app, cl
     assert not re.search(r"\b\d{6}\b", note)
     assert events(app, "factor.phone_added") == [{"phone": "0912xxx111"}]
     html = client.get("/account/").get_data(as_text=True)
-    assert "Đã thêm số điện thoại mới" in html and "0912xxx111" in html
+    assert 'data-msg="account.phone_added"' in html and "0912xxx111" in html
 
 
 def test_a_wrong_code_does_not_add_the_phone_and_cancel_forgets_it(app, client):
@@ -299,7 +234,7 @@ def test_the_default_and_last_phone_cannot_be_removed(app, client):
     assert default and phone == CITIZEN.phone
     r = client.get(f"/account/phones/{only}/remove")
     assert r.status_code == 303
-    assert "Không thể xóa số điện thoại mặc định" in client.get("/account/").get_data(
+    assert 'data-msg="account.phone_default_kept"' in client.get("/account/").get_data(
         as_text=True)
     r = post(client, f"/account/phones/{only}/remove")
     assert r.status_code == 303 and rows(app) == [(only, phone, True)]
@@ -398,7 +333,7 @@ def test_totp_enrolment_then_login_with_it_and_no_replay(app, client):
     r = _login_with_second_factor(app, "totp", code)
     assert r.status_code == 303, r.get_data(as_text=True)[:500]
     r = _login_with_second_factor(app, "totp", code)  # the same time step again
-    assert r.status_code == 400 and "Mã xác thực không đúng" in r.get_data(as_text=True)
+    assert r.status_code == 400 and 'data-msg="otp.wrong"' in r.get_data(as_text=True)
 
     totp_id = rows(app, "totp")[0][0]
     assert client.get(f"/account/totp/{totp_id}/remove").status_code == 200
@@ -444,7 +379,8 @@ def test_password_change_needs_the_current_password(app, client):
     new = "mua-xuan-tren-dinh-lang-biang"
     r = post(client, "/account/password", current_password="wrong-password-123",
              password=new, password_confirm=new, sign_out_others="1")
-    assert r.status_code == 400 and "Mật khẩu hiện tại không đúng" in r.get_data(as_text=True)
+    assert r.status_code == 400 and 'data-msg="account.current_password_wrong"' in r.get_data(
+        as_text=True)
     r = post(client, "/account/password", current_password=CITIZEN.password,
              password=new, password_confirm=new + "x")
     assert r.status_code == 400

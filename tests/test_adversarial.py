@@ -33,12 +33,27 @@ import pytest
 from werkzeug.datastructures import MultiDict
 
 from idp.platform.db import db
-
-from .conftest import make_app, throwaway_pg_database
-from .helpers import (CITIZEN, CITIZEN2, ISSUER, NATIONAL_CB, PORTAL_CB, SECRET, SPA_CB,
-                      auth_params, authorize, basic, finish_sms_step, follow_to_login,
-                      form_action, hidden, login_and_get_code, login_form_submit, pkce_pair,
-                      token_request)
+from tests.support import (
+    CITIZEN,
+    CITIZEN2,
+    ISSUER,
+    NATIONAL_CB,
+    PORTAL_CB,
+    SECRET,
+    SPA_CB,
+    auth_params,
+    authorize,
+    basic,
+    finish_sms_step,
+    follow_to_login,
+    form_action,
+    hidden,
+    login_and_get_code,
+    login_form_submit,
+    pkce_pair,
+    token_request,
+)
+from tests.support.apps import make_app, throwaway_pg_database
 
 REGISTERED = (PORTAL_CB, NATIONAL_CB, SPA_CB)
 INTERNAL_PATHS = ("/flows/", "/authorize/resume/")
@@ -856,8 +871,9 @@ def test_unknown_id_number_and_wrong_password_do_the_same_argon2_work(client, mo
         answers[who] = re.sub(r'value="[^"]*"', "", r.get_data(as_text=True))
         answers[who] = re.sub(r"[A-Za-z0-9_-]{20,}", "", answers[who])  # ids, tokens
     # The unknown account verified the dummy hash, a real one verified its own hash.
-    assert calls[1] == idp.platform.crypto._DUMMY_HASH and calls[2] == idp.platform.crypto._DUMMY_HASH
-    assert calls[0] != idp.platform.crypto._DUMMY_HASH and calls[3] != idp.platform.crypto._DUMMY_HASH
+    dummy = idp.platform.crypto._DUMMY_HASH
+    assert calls[1] == dummy and calls[2] == dummy
+    assert calls[0] != dummy and calls[3] != dummy
     assert len(set(answers.values())) == 1  # same page, same message
 
 

@@ -7,9 +7,23 @@ import time
 
 import pytest
 
-from .helpers import (CITIZEN, CITIZEN2, ISSUER, PORTAL_CB, SPA_CB, auth_params, authorize,
-                      finish_sms_step, follow_to_login, form_action, hidden,
-                      login_and_get_code, login_form_submit, pkce_pair, query)
+from tests.support import (
+    CITIZEN,
+    CITIZEN2,
+    ISSUER,
+    PORTAL_CB,
+    SPA_CB,
+    auth_params,
+    authorize,
+    finish_sms_step,
+    follow_to_login,
+    form_action,
+    hidden,
+    login_and_get_code,
+    login_form_submit,
+    pkce_pair,
+    query,
+)
 
 
 def challenge():
@@ -240,7 +254,7 @@ def test_sso_cookie_attributes_and_rotation_on_login(client):
 
 
 def test_https_issuer_uses_host_prefixed_secure_cookies(database_url):
-    from .conftest import make_app
+    from tests.support.apps import make_app
     app = make_app(database_url, issuer="https://idp.example.gov.vn")
     c = app.test_client()
     params = auth_params(challenge=challenge())
@@ -285,7 +299,7 @@ def test_max_age_exceeded_forces_login_and_prompt_none_fails(client, monkeypatch
 
 
 def test_id_token_hint_for_another_user_needs_login(client):
-    from .helpers import token_request
+    from tests.support import token_request
     verifier, chal = pkce_pair()
     q = login_and_get_code(client, auth_params(challenge=chal), person=CITIZEN2)
     id_token = token_request(client, q["code"], verifier).get_json()["id_token"]
@@ -310,7 +324,7 @@ def test_acr_above_the_session_level_is_not_faked(database_url):
     """A LoA1 session asked for LoA2 steps up (an interaction, never a silent pass), and LoA3
     — no PKI authenticator exists yet — ends in an error, never a LoA1 session passed off.
     (A deployment that lowered login_min_acr to LoA1: test_login_level.py has the default.)"""
-    from .conftest import make_app
+    from tests.support.apps import make_app
     client = make_app(database_url, login_min_acr="LoA1").test_client()
     login_and_get_code(client, auth_params(challenge=challenge()))
     r = authorize(client, auth_params(challenge=challenge(), acr_values="LoA2"))
@@ -387,7 +401,7 @@ def test_a_node_without_keys_answers_503_not_500(app, client):
         db.session.commit()
         app.extensions["idp.keyring"].invalidate()
     assert client.get("/jwks.json").get_json() == {"keys": []}
-    from .helpers import pkce_pair, token_request
+    from tests.support import pkce_pair, token_request
     verifier, chal = pkce_pair()
     q = login_and_get_code(client, auth_params(challenge=chal))
     r = token_request(client, q["code"], verifier)

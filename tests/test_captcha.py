@@ -9,51 +9,13 @@ import re
 import threading
 
 import pytest
-from flask import Flask, session
+from flask import session
 
-from idp.platform import captcha, testhooks, web
-from idp.platform.config import load_settings
-from idp.platform.db import db, engine_options
-from idp.platform.store import SqlStore
+from idp.platform import captcha, testhooks
+from idp.platform.db import db
 
-TTL = 180
-
-
-def build_app(tmp_path, test_hooks: bool = True) -> Flask:
-    settings = load_settings({"env": "test", "test_hooks": int(test_hooks),
-                              "secret_key": "k" * 40, "captcha_ttl": TTL}, environ={})
-    url = f"sqlite:///{tmp_path / 'captcha.sqlite3'}"
-    app = Flask("idp", instance_path=str(tmp_path))
-    app.config.update(IDP=settings, SECRET_KEY=settings["secret_key"], TESTING=True,
-                      SQLALCHEMY_DATABASE_URI=url, SQLALCHEMY_ENGINE_OPTIONS=engine_options(url, settings))
-    db.init_app(app)
-    web.init_app(app)
-    app.extensions["idp.store"] = SqlStore()
-    captcha.init_app(app)
-    if test_hooks:
-        app.register_blueprint(testhooks.bp)
-    with app.app_context():
-        db.create_all()
-    return app
-
-
-@pytest.fixture
-def app(tmp_path):
-    app = build_app(tmp_path)
-    yield app
-    with app.app_context():
-        db.engine.dispose()
-
-
-@pytest.fixture
-def ctx(app):
-    with app.test_request_context():
-        yield app.extensions["idp.store"]
-
-
-def answer_of(store, captcha_id: str) -> str:
-    return store.get(f"captcha-answer:{captcha_id}")["a"]
-
+# The captcha-only app and its fixtures (app, ctx), shared with test_captcha_audio.py.
+from tests.support.captcha import TTL, answer_of, app, build_app, ctx  # noqa: F401
 
 # Pairs a reader confused (issue 12: 2/z, 9/q, 6/b, 8/g) or that look or sound alike once
 # rotated, warped or read by the Vietnamese voice (idp/captcha.py docstring).
@@ -309,7 +271,7 @@ def test_without_test_hooks_nothing_reveals_the_answer(tmp_path):
 
 
 def test_the_real_app_serves_captchas_and_the_hook_only_in_test_mode(tmp_path):
-    from .conftest import make_app
+    from tests.support.apps import make_app
     for hooks in (1, 0):
         app = make_app(f"sqlite:///{tmp_path / f'real{hooks}.sqlite3'}", test_hooks=hooks)
         with app.test_request_context():

@@ -18,8 +18,7 @@ from pathlib import Path
 import pytest
 
 from idp.platform import captcha
-
-from .test_captcha import TTL, answer_of, app, ctx  # noqa: F401 (fixtures)
+from tests.support.captcha import TTL, answer_of, app, ctx  # noqa: F401 (fixtures)
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIPS = ROOT / "idp" / "static" / "captcha-audio" / "vi"

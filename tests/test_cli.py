@@ -17,8 +17,7 @@ from sqlalchemy import create_engine, text
 
 from idp.cli import main
 from idp.platform.crypto import verify_password
-
-from .conftest import PG_URL, postgres_available
+from tests.support.apps import PG_URL, postgres_available
 
 DEMO_SECRET = "daklak-portal-demo-secret-2f6c9e81b4a7d035"
 

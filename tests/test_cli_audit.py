@@ -14,14 +14,13 @@ from idp import create_app
 from idp.cli import main
 from idp.platform.db import db
 from idp.platform.models import AuditEvent, Citizen
-
-from .conftest import throwaway_pg_database
+from tests.support.apps import throwaway_pg_database
 
 AN = "066085004217"   # Nguyễn Văn An (demo)
 NGOC = "066192018305"  # Trần Thị Bích Ngọc (demo)
 HOUR = 3600
 # 2025-01-31 08:00:00 in Vietnam.
-T0 = dt.datetime(2025, 1, 31, 1, 0, tzinfo=dt.timezone.utc).timestamp()
+T0 = dt.datetime(2025, 1, 31, 1, 0, tzinfo=dt.UTC).timestamp()
 
 
 class Cli:

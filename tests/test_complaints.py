@@ -19,15 +19,31 @@ from sqlalchemy.orm import Session
 
 from idp.accounts import complaints
 from idp.cli import main
+from idp.flows.register.person import complaint_data as start_data
 from idp.platform.crypto import verify_password
 from idp.platform.db import db
-from idp.flows.complaint import start_data
-from idp.platform.models import (AuditEvent, AuthMethod, Citizen, Complaint, OutboxMessage,
-                        RecoveryCode, SsoSession, Token)
-
-from .helpers import (CITIZEN, CITIZEN2, auth_params, authorize, follow_to_login,
-                      login_and_get_code, login_form_submit, pkce_pair, token_request)
-from .test_register import app, html, post, registry, sent, to_code, verify  # noqa: F401
+from idp.platform.models import (
+    AuditEvent,
+    AuthMethod,
+    Citizen,
+    Complaint,
+    OutboxMessage,
+    RecoveryCode,
+    SsoSession,
+    Token,
+)
+from tests.support import (
+    CITIZEN,
+    CITIZEN2,
+    auth_params,
+    authorize,
+    follow_to_login,
+    login_and_get_code,
+    login_form_submit,
+    pkce_pair,
+    token_request,
+)
+from tests.support.registration import app, html, post, registry, sent, to_code, verify  # noqa: F401
 
 # The demo registry of test_register: 0905613728 is registered to CITIZEN's ID number, whose
 # account has another phone (+84941234947).
@@ -39,7 +55,7 @@ DESCRIPTION = "Tôi chưa từng đăng ký tài khoản này và không biết 
 
 def to_exists(app, client):
     page = verify(app, client, to_code(client, **CLAIMANT), CLAIMANT_E164)
-    assert 'data-msg="account-exists"' in html(page), html(page)[:800]
+    assert 'data-msg="register.account_exists"' in html(page), html(page)[:800]
     return page
 
 
@@ -111,7 +127,7 @@ def test_existing_account_offers_both_and_the_complaint_is_recorded(app, client)
     r = file_complaint(client, form)
     assert r.status_code == 303
     done = client.get(r.headers["Location"])
-    assert "Đã tiếp nhận khiếu nại" in html(done)
+    assert 'data-msg="complaint.filed"' in html(done)
     reference = re.search(r'data-testid="complaint-reference">(KN-[0-9A-Z]{8})<',
                           html(done)).group(1)
 
@@ -156,9 +172,10 @@ def test_the_complaint_option_needs_the_proof_of_the_id_number(app, client):
     page = verify(app, client, to_code(client, phone="0912345678", full_name="Đỗ Thị Mai",
                                        id_number="079195004444", birth_date="1995-06-01"),
                   "+84912345678")
-    assert 'data-msg="phone-exists"' in html(page) and 'value="complain"' not in html(page)
+    assert 'data-msg="register.phone_taken"' in html(page) and 'value="complain"' not in html(page)
     r = post(client, page, action="complain")
     assert r.status_code == 403 and complaint_rows(app) == []
+    assert 'data-msg="register.session_invalid"' in html(r)
     # Only a registration flow that proved possession and ownership hands over its person.
     proven = {"possession": True, "ownership": True, "reason": "id_number",
               "person": {"id_number": CITIZEN.id_number, "full_name": CITIZEN.full_name,
@@ -192,7 +209,7 @@ def test_complaint_flag_and_notices_are_one_transaction(app, client):
         r = file_complaint(client, form)
     finally:
         event.remove(Session, "before_flush", broken)
-    assert r.status_code == 503 and "Chưa có gì được lưu" in html(r)
+    assert r.status_code == 503 and 'data-msg="complaint.failed"' in html(r)
     assert complaint_rows(app) == [] and owner(app).disputed_at is None
     assert outbox_rows(app, "notify:complaint") == []
     # The same form works once the database does.
@@ -373,7 +390,7 @@ def test_transferred_gives_the_account_to_the_proven_phone(app, client, cli):
     assert any("Quen mat khau" in t for t in sms_to(app, CLAIMANT_E164))
     assert any("go khoi" in t for t in sms_to(app, CITIZEN.phone))
     # The complainant sets a password with "Quên mật khẩu": the code goes to the new phone.
-    from .test_recover import NEW_PASSWORD, reset
+    from tests.support.recovery import NEW_PASSWORD, reset
     reset(app, app.test_client(), person=dataclasses.replace(CITIZEN, phone=CLAIMANT_E164))
     assert verify_password(owner(app).password_hash, NEW_PASSWORD)
 

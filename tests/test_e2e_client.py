@@ -12,7 +12,7 @@ from authlib.oidc.core import CodeIDToken
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from .helpers import CITIZEN, PORTAL_CB, SECRET, hidden
+from tests.support import CITIZEN, PORTAL_CB, SECRET, hidden
 
 
 def sms_code(app, phone: str) -> str:

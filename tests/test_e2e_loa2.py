@@ -14,7 +14,7 @@ from authlib.oidc.core import CodeIDToken
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from .helpers import CITIZEN, PORTAL_CB, SECRET, hidden
+from tests.support import CITIZEN, PORTAL_CB, SECRET, hidden
 
 
 def outbox_code(app, phone: str, already: int) -> str:
@@ -115,4 +115,4 @@ def test_the_code_from_the_outbox_is_the_only_way_past_the_otp_page(live_idp):
     r = browser.post(r.url, data={"csrf_token": hidden(r.text, "csrf_token"),
                                   "otp": f"{(int(right) + 1) % 10 ** 6:06d}",
                                   "action": "verify"}, allow_redirects=False)
-    assert r.status_code == 400 and "Mã xác thực không đúng." in r.text
+    assert r.status_code == 400 and 'data-msg="otp.wrong"' in r.text

@@ -15,8 +15,7 @@ from click.testing import CliRunner
 from idp import create_app
 from idp.cli import main
 from idp.platform.config import ConfigError, load_settings
-
-from .conftest import TEST_SETTINGS, free_port
+from tests.support.apps import TEST_SETTINGS, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_CITIZENS = [json.loads(line) for line in

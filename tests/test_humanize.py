@@ -11,14 +11,13 @@ import time
 
 import pytest
 
-from idp.platform import humanize as h
 from idp.accounts import validation as v
+from idp.platform import humanize as h
 from idp.platform.crypto import sha256_hex
 from idp.platform.db import db
 from idp.platform.models import Citizen, SsoSession
 from portals import humanize as ph
-
-from .helpers import CITIZEN
+from tests.support import CITIZEN
 
 ANDROID_CHROME = ("Mozilla/5.0 (Linux; Android 14; Pixel 7) AppleWebKit/537.36 (KHTML, like "
                   "Gecko) Chrome/124.0.0.0 Mobile Safari/537.36")
@@ -59,11 +58,11 @@ def test_levels_and_methods_in_words(mod):
 @pytest.mark.parametrize("mod", [h, ph], ids=["idp", "portals"])
 def test_times_are_vietnam_time_day_first(mod):
     # 2026-12-02 17:05 UTC is 03/12/2026 00:05 in Hà Nội (UTC+7, no daylight saving).
-    epoch = dt.datetime(2026, 12, 2, 17, 5, tzinfo=dt.timezone.utc).timestamp()
+    epoch = dt.datetime(2026, 12, 2, 17, 5, tzinfo=dt.UTC).timestamp()
     assert mod.datetime_vn(epoch) == "03/12/2026 00:05"
     assert mod.datetime_vn(int(epoch)) == "03/12/2026 00:05"
     assert mod.datetime_vn(str(int(epoch))) == "03/12/2026 00:05"
-    summer = dt.datetime(2026, 7, 1, 12, 0, tzinfo=dt.timezone.utc)
+    summer = dt.datetime(2026, 7, 1, 12, 0, tzinfo=dt.UTC)
     assert mod.datetime_vn(summer) == "01/07/2026 19:00"
     assert mod.datetime_vn(dt.datetime(2026, 7, 1, 12, 0)) == "01/07/2026 19:00"  # naive = UTC
     for odd in (None, "", "soon", True, float("nan"), 10 ** 30):
@@ -208,7 +207,7 @@ def _portal(tmp_path, dvcqg: bool):
 @pytest.mark.parametrize("dvcqg", [False, True], ids=["province", "national"])
 def test_portal_citizen_page_is_a_readable_list(tmp_path, dvcqg):
     app = _portal(tmp_path, dvcqg)
-    auth_time = int(dt.datetime(2026, 12, 2, 3, 4, tzinfo=dt.timezone.utc).timestamp())
+    auth_time = int(dt.datetime(2026, 12, 2, 3, 4, tzinfo=dt.UTC).timestamp())
     claims = {"iss": "http://127.0.0.1:9", "sub": "sub-0-1234", "aud": "c", "acr": "LoA2",
               "amr": ["pwd", "sms", "mfa"], "auth_time": auth_time, "sid": "abc"}
     info = {"sub": "sub-0-1234", "name": CITIZEN.full_name, "gender": "male",
@@ -220,7 +219,7 @@ def test_portal_citizen_page_is_a_readable_list(tmp_path, dvcqg):
                      "NgayThangNamSinh": "19890315", "GioiTinh": 1, "SoDienThoai": "0941234947",
                      "ThuDienTu": "an@example.vn", "LoaiTaiKhoan": "1", "TechID": "sub-0-1234",
                      "TrangThai": "1"})
-    record = app.extensions["portal.store"].create(claims["iss"], claims, info, "id.token.x")
+    record = app.extensions["portal"].store.create(claims["iss"], claims, info, "id.token.x")
     client = app.test_client()
     with client.session_transaction() as s:
         s["rec"] = record.id

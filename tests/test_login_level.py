@@ -13,21 +13,34 @@ from click.testing import CliRunner
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from idp.accounts import validation
+from idp.accounts.validation import ValidationError
 from idp.cli import main
 from idp.platform.config import ConfigError, load_settings
 from idp.platform.crypto import hash_secret
 from idp.platform.db import db
 from idp.platform.models import Client
-from idp.accounts.validation import ValidationError
+from idp.protocol import client_metadata
+from tests.support import (
+    CITIZEN,
+    ISSUER,
+    PORTAL_CB,
+    SECRET,
+    auth_params,
+    authorize,
+    follow_to_login,
+    form_action,
+    hidden,
+    last_code,
+    login_form_submit,
+    outbox,
+    pkce_pair,
+    query,
+    token_request,
+)
+from tests.support.apps import make_app
 
-from .conftest import make_app
-from .helpers import (CITIZEN, ISSUER, PORTAL_CB, SECRET, auth_params, authorize,
-                      follow_to_login, form_action, hidden, last_code, login_form_submit,
-                      outbox, pkce_pair, query, token_request)
-
-LOGIN_REASON = "mỗi lần đăng nhập đều cần thêm mã OTP"
-STEP_UP_REASON = "Dịch vụ bạn đang truy cập yêu cầu xác thực thêm bằng mã OTP"
+LOGIN_REASON = 'data-msg="second_factor.reason_login_sms"'
+STEP_UP_REASON = 'data-msg="second_factor.reason_service_sms"'
 LOA1_CLIENT = {"client_name": "Cổng tra cứu (chỉ mật khẩu)", "redirect_uris": [PORTAL_CB],
                "scope": "openid profile phone", "login_acr_floor": "LoA1"}
 
@@ -210,22 +223,22 @@ def test_client_metadata_refuses_a_loa1_floor_below_the_deployment_minimum():
     base = {"client_id": "tra-cuu", "client_name": "Tra cứu", "redirect_uris": [PORTAL_CB],
             "token_endpoint_auth_method": "none"}
     with pytest.raises(ValidationError) as refused:
-        validation.validate_client_metadata({**base, "login_acr_floor": "LoA1"})
+        client_metadata.validate_client_metadata({**base, "login_acr_floor": "LoA1"})
     assert refused.value.field == "login_acr_floor"
     assert refused.value.code == "client.acr_floor_refused"
     assert "allow_loa1_clients" in refused.value.message
-    meta = validation.validate_client_metadata({**base, "login_acr_floor": "LoA1"},
+    meta = client_metadata.validate_client_metadata({**base, "login_acr_floor": "LoA1"},
                                                lowest_acr_floor="LoA1")
     assert meta["login_acr_floor"] == "LoA1"
-    assert validation.validate_client_metadata(
+    assert client_metadata.validate_client_metadata(
         {**base, "login_acr_floor": "LoA2"})["login_acr_floor"] == "LoA2"
     for bad in ("LoA0", ["LoA1"], 1, None):
         with pytest.raises(ValidationError):
-            validation.validate_client_metadata({**base, "login_acr_floor": bad},
+            client_metadata.validate_client_metadata({**base, "login_acr_floor": bad},
                                                 lowest_acr_floor="LoA1")
     # default_acr_values LoA1 is only what the RP asks by default: accepted, and raised to
     # login_min_acr at login (test above).
-    assert validation.validate_client_metadata(
+    assert client_metadata.validate_client_metadata(
         {**base, "default_acr_values": ["LoA1"]})["default_acr_values"] == ["LoA1"]
 
 

@@ -14,10 +14,21 @@ from joserfc.jwk import ECKey, KeySet
 
 from idp.platform.db import db
 from idp.platform.models import AuditEvent, Client, OutboxMessage
-
-from .helpers import (CITIZEN, ISSUER, NATIONAL_CB, PORTAL_CB, auth_params, authorize, basic,
-                      deliver_outbox, hidden, pkce_pair, query, token_request)
-from .test_token import get_tokens
+from tests.support import (
+    CITIZEN,
+    ISSUER,
+    NATIONAL_CB,
+    PORTAL_CB,
+    auth_params,
+    authorize,
+    basic,
+    deliver_outbox,
+    hidden,
+    pkce_pair,
+    query,
+    token_request,
+)
+from tests.support.oidc import get_tokens
 
 PORTAL_HOME = "http://127.0.0.1:5001/"
 NATIONAL_HOME = "http://127.0.0.1:5002/"
@@ -462,7 +473,7 @@ def test_failing_and_hanging_portals_are_retried_a_bounded_number_of_times(porta
 
 
 def test_password_reset_sends_backchannel_logout(portals, app, client, rps):
-    from .test_recover import reset
+    from tests.support.recovery import reset
     rp = rps()
     register(app, "portal", backchannel_logout_uri=rp.uri)
     body = login(client)

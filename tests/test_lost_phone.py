@@ -16,10 +16,22 @@ from idp.accounts import recovery
 from idp.cli import main
 from idp.platform.db import db
 from idp.platform.models import AuthMethod, Citizen, RecoveryRequest, SsoSession, Token
-
-from .helpers import (CITIZEN, auth_params, authorize, basic, deliver_outbox, follow_to_login,
-                      form_action, hidden, last_code, login_and_get_code, login_form_submit,
-                      pkce_pair, query, token_request)
+from tests.support import (
+    CITIZEN,
+    auth_params,
+    authorize,
+    basic,
+    deliver_outbox,
+    follow_to_login,
+    form_action,
+    hidden,
+    last_code,
+    login_and_get_code,
+    login_form_submit,
+    pkce_pair,
+    query,
+    token_request,
+)
 
 UNKNOWN = "079199000123"
 NEW_PHONE = "0987654321"

@@ -16,8 +16,7 @@ from idp import create_app
 from idp.accounts import factors
 from idp.platform.db import db
 from idp.platform.models import Citizen
-
-from .conftest import throwaway_pg_database
+from tests.support.apps import throwaway_pg_database
 
 FIRST = "d6bc53fddc01"  # the initial schema; later revisions build on it
 

@@ -22,10 +22,17 @@ from idp.platform.config import ConfigError
 from idp.platform.db import db
 from idp.platform.keys import KeyError_
 from idp.platform.models import AuditEvent
-
-from .conftest import free_port, make_app
-from .helpers import (CITIZEN, auth_params, authorize, follow_to_login, hidden, last_code,
-                      login_form_submit, pkce_pair)
+from tests.support import (
+    CITIZEN,
+    auth_params,
+    authorize,
+    follow_to_login,
+    hidden,
+    last_code,
+    login_form_submit,
+    pkce_pair,
+)
+from tests.support.apps import free_port, make_app
 
 ROOT = Path(__file__).resolve().parent.parent
 

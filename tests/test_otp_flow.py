@@ -6,9 +6,21 @@ import json
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from .helpers import (CITIZEN, PORTAL_CB, authorize, auth_params, follow_to_login, form_action,
-                      hidden, last_code, login_and_get_code, login_form_submit, pkce_pair,
-                      query, token_request)
+from tests.support import (
+    CITIZEN,
+    PORTAL_CB,
+    auth_params,
+    authorize,
+    follow_to_login,
+    form_action,
+    hidden,
+    last_code,
+    login_and_get_code,
+    login_form_submit,
+    pkce_pair,
+    query,
+    token_request,
+)
 
 
 def _id_token_claims(client, id_token):
@@ -45,7 +57,7 @@ def test_loa2_login_is_password_then_sms_code(app, client):
 
 def test_step_up_runs_only_the_sms_step(database_url):
     # A deployment that lowered login_min_acr to LoA1 (test_login_level.py: a LoA1 client).
-    from .conftest import make_app
+    from tests.support.apps import make_app
     app = make_app(database_url, login_min_acr="LoA1")
     client = app.test_client()
     login_and_get_code(client, auth_params(challenge=pkce_pair()[1]))  # LoA1 session

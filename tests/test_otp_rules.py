@@ -28,21 +28,31 @@ from idp.accounts import factors, otp
 from idp.platform.crypto import hash_password
 from idp.platform.db import db
 from idp.platform.models import AuthMethod, Citizen, SsoSession
+from tests.support import (
+    CITIZEN,
+    PORTAL_CB,
+    Person,
+    auth_params,
+    authorize,
+    follow_to_login,
+    hidden,
+    login_and_get_code,
+    login_form_submit,
+    pkce_pair,
+)
+from tests.support.apps import TEST_SETTINGS, make_app, require_redis
+from tests.support.clock import ShiftedClock as Clock
 
-from .conftest import TEST_SETTINGS, make_app, require_redis
-from .helpers import (CITIZEN, PORTAL_CB, Person, auth_params, authorize, follow_to_login,
-                      hidden, login_and_get_code, login_form_submit, pkce_pair)
-
-# The pages' messages (idp/flows/second_factor.py), Vietnamese by default.
-WRONG = "Mã xác thực không đúng."
-EXPIRED = "Mã xác thực đã hết hạn hoặc không còn hiệu lực."
-BURNED = "Bạn đã nhập sai quá số lần cho phép với mã này."
-LOCKED = "Xác thực tạm thời bị khóa do nhập sai nhiều lần."
-COOLDOWN = "Vui lòng chờ %d giây trước khi gửi lại mã."
-FLOW_BUDGET = "Bạn đã yêu cầu gửi lại mã quá nhiều lần."
-BUDGET = "Đã gửi quá nhiều mã trong thời gian ngắn. Vui lòng thử lại sau."
-SMS_FAILED = "Không gửi được mã xác thực lúc này. Vui lòng thử lại sau ít phút."
-NOT_MOBILE = "Số điện thoại không phải số di động Việt Nam nên không thể nhận mã."
+# The pages' messages by id (idp/platform/messages/second_factor.py, rendered as data-msg).
+WRONG = 'data-msg="otp.wrong"'
+EXPIRED = 'data-msg="otp.expired"'
+BURNED = 'data-msg="otp.burned"'
+LOCKED = 'data-msg="otp.locked_'  # otp.locked_minutes or otp.locked_hours
+COOLDOWN = "Vui lòng chờ %d giây trước khi gửi lại mã."  # prose: the wait shown is asserted
+FLOW_BUDGET = 'data-msg="otp.flow_budget"'
+BUDGET = 'data-msg="otp.budget"'
+SMS_FAILED = 'data-msg="otp.sms_failed"'
+NOT_MOBILE = 'data-msg="otp.not_mobile"'
 CHOOSE = "Chọn phương thức xác thực khác"
 
 # Budgets far from any test's reach unless a test is about them.
@@ -85,17 +95,6 @@ def idp(request, tmp_path_factory):
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
-
-
-class Clock:
-    def __init__(self):
-        self.offset = 0.0
-
-    def advance(self, seconds: float) -> None:
-        self.offset += seconds
-
-    def __call__(self) -> float:
-        return time.time() + self.offset
 
 
 @pytest.fixture
@@ -345,7 +344,7 @@ class Browser:
             self.show()
         return r
 
-    def clone(self) -> "Browser":
+    def clone(self) -> Browser:
         """The same browser (cookies, address) for a parallel request."""
         other = Browser(self.app)
         other.client.environ_base.update(self.client.environ_base)
@@ -981,7 +980,7 @@ def test_the_masked_phone_is_the_same_whatever_the_account_state(idp):
             assert digits not in b.html, state
         if state == "locked":
             # A locked account gets no SMS at all (no budget used), and is told why.
-            assert "tạm thời bị khóa" in b.html and BUDGET not in b.html, state
+            assert LOCKED in b.html and BUDGET not in b.html, state
         else:
             assert (BUDGET in b.html) == (i >= 2), state
     assert set(leads.values()) == {

@@ -20,12 +20,11 @@ from werkzeug.serving import make_server
 from idp.platform import keys
 from idp.platform.crypto import hash_secret
 from idp.platform.db import db
-from idp.protocol.endpoints import discovery_document
 from idp.platform.models import Client
+from idp.protocol.endpoints import discovery_document
 from portals import daklak, quocgia
-
-from .conftest import free_port
-from .helpers import CITIZEN, deliver_outbox, hidden
+from tests.support import CITIZEN, deliver_outbox, hidden
+from tests.support.apps import free_port
 
 DAKLAK_SECRET = "daklak-test-secret-0123456789-abcdefghij"
 QUOCGIA_SECRET = "quocgia-test-secret-0123456789-abcdefghij"
@@ -134,7 +133,7 @@ def acr_of(html: str, name: str) -> str:
 
 def record(portal: Portal):
     """The portal's newest server-side session record."""
-    store = portal.app.extensions["portal.store"]
+    store = portal.app.extensions["portal"].store
     rows = store._run("SELECT id FROM sessions WHERE revoked_at IS NULL "
                       "ORDER BY created_at DESC LIMIT 1")
     return store.get(rows[0][0]) if rows else None
@@ -266,7 +265,7 @@ def test_callback_refuses_unknown_state_and_foreign_issuer(portals):
 def test_unknown_kid_after_key_rotation_triggers_a_jwks_refetch(portals):
     issuer, idp_app, dk, _ = portals
     login_daklak(requests.Session(), issuer, idp_app, dk)
-    client = dk.app.extensions["portal.idp"]
+    client = dk.app.extensions["portal"].idp
     cached = {k["kid"] for k in client.server_metadata["jwks"]["keys"]}
     with idp_app.app_context():
         kek = idp_app.extensions["idp.keyring"]._kek

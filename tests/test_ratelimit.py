@@ -10,9 +10,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from idp.platform.db import db
-
-from .conftest import free_port, make_app, require_redis
-from .helpers import ISSUER, PORTAL_CB, auth_params, pkce_pair
+from tests.support import ISSUER, PORTAL_CB, auth_params, pkce_pair
+from tests.support.apps import free_port, make_app, require_redis
 
 
 @pytest.fixture
@@ -67,7 +66,8 @@ def test_limits_are_shared_by_nodes_through_redis(monkeypatch):
 def test_a_redis_outage_fails_closed_with_503(tmp_path):
     """Nothing listens on the port: the limit cannot be checked, so the page is refused."""
     app = make_app(f"sqlite:///{tmp_path / 'idp.sqlite3'}", rate_limit_pages="100 per minute",
-                   rate_limit_api="100 per minute", redis_url=f"redis://127.0.0.1:{free_port()}/0", redis_timeout=0.5)
+                   rate_limit_api="100 per minute",
+                   redis_url=f"redis://127.0.0.1:{free_port()}/0", redis_timeout=0.5)
     client = app.test_client()
     r = client.get("/recover")
     assert r.status_code == 503 and "tạm thời gián đoạn" in r.get_data(as_text=True)

@@ -16,17 +16,42 @@ from flask import render_template
 from sqlalchemy import select
 
 from idp.accounts import factors, otp, passwords, recovery
+from idp.flows import recover as recover_flow
 from idp.platform import sms as sms_port
 from idp.platform.db import db
-from idp.flows import recover as recover_flow
 from idp.platform.models import Citizen, SsoSession, Token
+from tests.support.clock import FrozenClock
+from tests.support.oidc import (
+    auth_params,
+    authorize,
+    basic,
+    follow_to_login,
+    login_and_get_code,
+    login_form_submit,
+    pkce_pair,
+    token_request,
+)
+from tests.support.pages import form_action, hidden, query
+from tests.support.people import CITIZEN, CITIZEN2, PORTAL_CB
 
-from .helpers import (CITIZEN, CITIZEN2, PORTAL_CB, FrozenClock, authorize, auth_params, basic,
-                      deliver_outbox, follow_to_login, form_action, hidden, last_code,
-                      login_and_get_code, login_form_submit, pkce_pair, query, token_request)
+# The flow's steps (start, identify, code, password, reset), shared with test_complaints.py
+# and test_logout.py.
+from tests.support.recovery import (
+    NEW_PASSWORD,
+    captcha_answer,
+    html,
+    post_flow,
+    reset,
+    set_password,
+    start_from_login,
+    start_standalone,
+    submit_identify,
+    to_code_page,
+    to_password_page,
+)
+from tests.support.sms import deliver_outbox, last_code
 
 UNKNOWN = "079199000123"  # well-formed, no account
-NEW_PASSWORD = "mua-xuan-tren-cao-nguyen-2025"
 
 
 @pytest.fixture
@@ -37,80 +62,6 @@ def clock(monkeypatch):
     monkeypatch.setattr(otp, "now", c)
     monkeypatch.setattr(recover_flow, "now", c)
     return c
-
-
-# --------------------------------------------------------------------------- driving
-
-def html(response) -> str:
-    return response.get_data(as_text=True)
-
-
-def start_standalone(client):
-    r = client.get("/recover")
-    assert r.status_code == 303 and "/flows/" in r.headers["Location"]
-    page = client.get(r.headers["Location"])
-    assert page.status_code == 200 and 'name="id_number"' in html(page)
-    return page
-
-
-def start_from_login(client, params=None):
-    page = follow_to_login(client, authorize(client, params or auth_params(
-        challenge=pkce_pair()[1])))
-    link = re.search(r'href="(/recover/from/[^"]+)"', html(page))
-    assert link, "no “Quên mật khẩu?” link on the login page"
-    assert "Quên mật khẩu?" in html(page)
-    r = client.get(link.group(1))
-    assert r.status_code == 303
-    return client.get(r.headers["Location"])
-
-
-def captcha_answer(client, page) -> str:
-    return html(client.get(f"/_test/captcha/{hidden(html(page), 'captcha_id')}"))
-
-
-def submit_identify(client, page, id_number, answer=None, captcha_id=None):
-    text = html(page)
-    return client.post(form_action(text), data={
-        "csrf_token": hidden(text, "csrf_token"), "id_number": id_number,
-        "captcha_id": captcha_id or hidden(text, "captcha_id"),
-        "captcha": captcha_answer(client, page) if answer is None else answer,
-        "action": "send"})
-
-
-def post_flow(client, page, **data):
-    text = html(page)
-    return client.post(form_action(text), data={"csrf_token": hidden(text, "csrf_token"),
-                                                **data})
-
-
-def to_code_page(client, id_number, page=None):
-    page = page or start_standalone(client)
-    r = submit_identify(client, page, id_number)
-    assert r.status_code == 303, html(r)[:500]
-    code_page = client.get(r.headers["Location"])
-    assert 'name="otp"' in html(code_page)
-    return code_page
-
-
-def to_password_page(app, client, person=CITIZEN, page=None):
-    code_page = to_code_page(client, person.id_number, page)
-    r = post_flow(client, code_page, otp=last_code(app, person.phone), action="verify")
-    assert r.status_code == 303, html(r)[:500]
-    page = client.get(r.headers["Location"])
-    assert 'name="password_confirm"' in html(page)
-    return page
-
-
-def set_password(client, page, password=NEW_PASSWORD, confirm=None):
-    return post_flow(client, page, password=password,
-                     password_confirm=password if confirm is None else confirm, action="save")
-
-
-def reset(app, client, person=CITIZEN, password=NEW_PASSWORD):
-    r = set_password(client, to_password_page(app, client, person), password)
-    assert r.status_code == 303 and r.headers["Location"] == "/recover/done", html(r)[:500]
-    deliver_outbox(app)  # the notice and logout tokens, as a worker sends them
-    return r
 
 
 def comparable(text: str) -> str:
@@ -158,7 +109,7 @@ def test_forgot_password_from_login_resumes_the_authorization(app, client):
     r = set_password(client, to_password_page(app, client, page=page))
     assert r.status_code == 303
     done = client.get(r.headers["Location"])
-    assert "Đặt lại mật khẩu thành công" in html(done)
+    assert 'data-msg="recovery.done_login"' in html(done)
     r = post_flow(client, done, action="continue")
     assert r.status_code == 303 and "/authorize/resume/" in r.headers["Location"]
     # The same authorization asks for a login again: the old password is refused, the new
@@ -181,7 +132,7 @@ def test_standalone_reset_ends_on_an_information_page(app, client):
     r = reset(app, client)
     assert citizen_row(app).password_changed_at > before
     page = client.get(r.headers["Location"])
-    assert page.status_code == 200 and "mật khẩu mới" in html(page)
+    assert page.status_code == 200 and 'data-msg="recovery.done"' in html(page)
 
 
 def test_forgot_link_needs_a_live_login_flow_of_this_browser(app, client):
@@ -273,13 +224,13 @@ def test_the_hourly_limit_per_id_number_is_the_same_with_or_without_an_account(a
         for _ in range(app.config["IDP"]["sms_budget_per_phone"]):
             to_code_page(client, number)
         refused = submit_identify(client, start_standalone(client), number)
-        if refused.status_code == 400 and "(8 ký tự)" in html(refused):
+        if refused.status_code == 400 and 'data-msg="recovery.hard_captcha"' in html(refused):
             # The ID number's sends from all addresses reached the limit: strangers now meet
             # the hard captcha (issue 11 item 3); this address's own limit still refuses.
             refused = submit_identify(client, refused, number)
         results[number] = (refused.status_code, comparable(html(refused)))
     assert results[CITIZEN.id_number] == results[UNKNOWN]
-    assert results[UNKNOWN][0] == 429 and "quá nhiều mã" in results[UNKNOWN][1]
+    assert results[UNKNOWN][0] == 429 and 'data-msg="otp.budget"' in results[UNKNOWN][1]
 
 
 def test_wrong_codes_burn_and_lock_the_same_way_with_or_without_an_account(app, clock):
@@ -361,7 +312,7 @@ def test_the_reset_code_expires(app, client, clock):
     code_page = to_code_page(client, CITIZEN.id_number)
     clock.advance(app.config["IDP"]["otp_ttl"] + 1)
     r = post_flow(client, code_page, otp=last_code(app, CITIZEN.phone), action="verify")
-    assert r.status_code == 400 and "hết hạn" in html(r)
+    assert r.status_code == 400 and 'data-msg="otp.expired"' in html(r)
     assert 'name="password"' not in html(client.get(form_action(html(code_page))))
 
 
@@ -381,7 +332,7 @@ def test_a_resend_replaces_the_code_and_keeps_the_count(app, client, clock):
         assert 'name="password"' not in html(r)
         # That was the 5th consecutive failure for this ID number: a wait, resend or not.
         r = post_flow(client, code_page, otp=new, action="verify")
-        assert r.status_code == 429 and "thử lại sau" in html(r)
+        assert r.status_code == 429 and 'data-msg="recovery.locked_minutes"' in html(r)
         clock.advance(31)
     r = post_flow(client, code_page, otp=new, action="verify")
     assert r.status_code == 303

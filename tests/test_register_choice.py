@@ -10,11 +10,24 @@ import re
 from idp.accounts import sms_budget
 from idp.flows import register as reg
 from idp.flows.register import ACCOUNT_TYPES, METHODS
-
-from .helpers import PORTAL_CB, auth_params, pkce_pair, query, token_request
-from .test_register import (NGOC, PASSWORD, app, citizens, error_of, finish, html,  # noqa: F401
-                            post, registry, sent, start_create, submit_form, to_code, to_form,
-                            verify)
+from tests.support import PORTAL_CB, auth_params, pkce_pair, query, token_request
+from tests.support.registration import (  # noqa: F401
+    NGOC,
+    PASSWORD,
+    app,
+    citizens,
+    error_of,
+    finish,
+    html,
+    post,
+    registry,
+    sent,
+    start_create,
+    submit_form,
+    to_code,
+    to_form,
+    verify,
+)
 
 UNAVAILABLE = ("business", "agency", "vssid", "bca", "vnpost", "usb_token", "sim_pki",
                "smartca")
@@ -42,7 +55,7 @@ def mismatch_then_edit(app, client, page, phone):
     "Sửa thông tin đăng ký" back to the form."""
     r = submit_form(client, page, phone=phone)
     page = verify(app, client, form_page(client, r), OTHERS[phone])
-    assert 'data-msg="kyc-mismatch"' in html(page)
+    assert 'data-msg="register.kyc_mismatch"' in html(page)
     return form_page(client, post(client, page, action="edit"))
 
 
@@ -112,7 +125,7 @@ def test_a_field_error_or_a_refused_send_keeps_the_solved_captcha(app, client, m
     page = to_form(client)
     r = submit_form(client, page, phone="02623812345")  # a landline: refused, no SMS
     assert r.status_code == 400 and error_of(r, "phone") and not has_captcha(r)
-    assert "không cần nhập mã mới" in html(r)
+    assert 'data-msg="captcha.credit"' in html(r)
 
     def refuse(purpose, phone, *a, **kw):
         if phone == "+84912000999":
@@ -121,7 +134,7 @@ def test_a_field_error_or_a_refused_send_keeps_the_solved_captcha(app, client, m
     real = sms_budget.take
     monkeypatch.setattr(sms_budget, "take", refuse)
     r = submit_form(client, r, phone="0912000999")  # over its SMS budget: refused send
-    assert r.status_code == 429 and "quá nhiều mã" in html(r) and not has_captcha(r)
+    assert r.status_code == 429 and 'data-msg="otp.budget"' in html(r) and not has_captcha(r)
     r = submit_form(client, r)  # the corrected phone: sent at once, no new captcha
     assert r.status_code == 303, html(r)[:600]
     assert [m["to"] for m in sent(app)] == ["+84352718406"]
@@ -138,7 +151,7 @@ def test_a_kyc_mismatch_keeps_the_captcha_and_the_corrected_phone_has_no_wait(ap
     assert [m["to"] for m in sent(app)] == ["+84867245190", "+84352718406"]
     # The cooldown still applies to the phone that did receive a code.
     r = post(client, code_page, action="resend")
-    assert r.status_code == 429 and "giây" in html(r)
+    assert r.status_code == 429 and 'data-msg="otp.cooldown"' in html(r)
     page = verify(app, client, code_page)
     assert 'name="password_confirm"' in html(page)
     r = finish(client, page)
@@ -152,7 +165,8 @@ def test_the_same_phone_again_waits_out_its_own_cooldown(app, client):
     code_page = form_page(client, r)
     page = form_page(client, post(client, code_page, action="edit"))
     r = submit_form(client, page)
-    assert r.status_code == 429 and "giây" in html(r) and int(r.headers["Retry-After"]) > 0
+    assert r.status_code == 429 and 'data-msg="otp.cooldown"' in html(r)
+    assert int(r.headers["Retry-After"]) > 0
     assert len(sent(app)) == 1
 
 
@@ -177,7 +191,7 @@ def test_carrier_queries_and_phones_per_flow_are_capped(app, client):
         page = mismatch_then_edit(app, client, page, phone)
     before = len(sent(app))
     r = submit_form(client, page)
-    assert r.status_code == 429 and "nhà mạng quá số lần" in html(r)
+    assert r.status_code == 429 and 'data-msg="register.kyc_budget"' in html(r)
     assert len(sent(app)) == before and citizens(app) == 2
 
 
@@ -187,11 +201,12 @@ def test_a_flow_sends_to_a_bounded_number_of_phones(app, client):
         code_page = form_page(client, submit_form(client, page, phone=phone))
         page = form_page(client, post(client, code_page, action="edit"))
     r = submit_form(client, page, phone="0912000204")
-    assert r.status_code == 429 and "quá nhiều số điện thoại" in error_of(r, "phone")
+    assert r.status_code == 429 and 'data-msg="register.too_many_phones"' in html(r)
+    assert error_of(r, "phone")
     assert len(sent(app)) == 3
     # A number already used in this flow is still allowed (its own cooldown applies).
     r = submit_form(client, r, phone="0912000201")
-    assert r.status_code in (303, 400, 429) and "quá nhiều số điện thoại" not in html(r)
+    assert r.status_code in (303, 400, 429) and "register.too_many_phones" not in html(r)
 
 
 # --------------------------------------------------------------------------- success page

@@ -17,10 +17,20 @@ from flask import g
 
 from idp.platform.config import DEFAULT_FILE
 from idp.platform.db import db
-
-from .conftest import make_app
-from .helpers import (CITIZEN, CITIZEN2, FrozenClock, auth_params, authorize, finish_sms_step,
-                      follow_to_login, form_action, hidden, last_code, pkce_pair)
+from tests.support import (
+    CITIZEN,
+    CITIZEN2,
+    FrozenClock,
+    auth_params,
+    authorize,
+    finish_sms_step,
+    follow_to_login,
+    form_action,
+    hidden,
+    last_code,
+    pkce_pair,
+)
+from tests.support.apps import make_app
 
 WRONG = "sai-mat-khau-hoai-hoai"
 NEW_PASSWORD = "mua-xuan-tren-cao-nguyen-2025"
@@ -54,9 +64,9 @@ def app(database_url):
 def clock(monkeypatch):
     """One frozen clock for the store (so counter windows and TTLs follow it) and for every
     module that compares instants with records of the store."""
+    import idp.accounts.otp
     import idp.flows.login
     import idp.flows.recover
-    import idp.accounts.otp
     import idp.platform.store
     c = FrozenClock()
     for module in (idp.platform.store, idp.accounts.otp, idp.flows.recover, idp.flows.login):
@@ -342,7 +352,7 @@ def anon_budget_app(database_url):
 
 
 def reset_codes(app) -> list[str]:
-    from .helpers import outbox
+    from tests.support import outbox
     return [m["text"] for m in outbox(app)
             if m["to"] == CITIZEN.phone and "dat lai mat khau" in m["text"]]
 

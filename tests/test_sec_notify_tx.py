@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from .helpers import CITIZEN
-from .test_account import account_login, add_phone, own_outbox, post, rows  # noqa: F401
+from tests.support import CITIZEN
+from tests.support.account import account_login, add_phone, own_outbox, post, rows  # noqa: F401
 
 
 @pytest.fixture

@@ -28,10 +28,9 @@ from sqlalchemy import select, text
 from idp.platform.crypto import hash_password
 from idp.platform.db import db
 from idp.platform.models import Citizen, SsoSession
-
-from .conftest import make_app
-from .helpers import CITIZEN, form_action, hidden
-from .test_token import get_tokens
+from tests.support import CITIZEN, form_action, hidden
+from tests.support.apps import make_app
+from tests.support.oidc import get_tokens
 
 UNKNOWN = "079199000123"
 
@@ -140,18 +139,18 @@ def register_backchannel(app, uri="http://127.0.0.1:9/bcl"):
 # --------------------------------------------------------------------------- same transaction
 
 def test_a_rolled_back_logout_leaves_no_outbox_row_and_a_committed_one_leaves_one(app, client):
-    from idp.protocol import logout
+    from idp.accounts import signout
     register_backchannel(app)
     sid = live_session(app, client)
     with app.app_context():
-        result = logout.end_sessions([sid], "test", commit=False)
+        result = signout.end_sessions([sid], "test", commit=False)
         assert result["notified"] == 1
         db.session.rollback()  # the cause fails: its notices go with it
         assert db.session.get(SsoSession, sid).revoked_at is None
         db.session.remove()
     assert rows(app) == []
     with app.app_context():
-        logout.end_sessions([sid], "test")
+        signout.end_sessions([sid], "test")
         db.session.remove()
     [row] = rows(app)
     assert row.kind == "backchannel" and row.state == "pending" and row.client_id == "portal"
@@ -362,8 +361,8 @@ def test_a_logout_writes_the_token_to_the_outbox_and_the_worker_sends_it(app, cl
     register_backchannel(app, "http://127.0.0.1:9/unreachable")
     sid = live_session(app, client)
     with app.app_context():
-        from idp.protocol import logout
-        logout.end_sessions([sid], "user")
+        from idp.accounts import signout
+        signout.end_sessions([sid], "user")
         db.session.remove()
     [row] = rows(app, kind="backchannel")
     captured = []
@@ -395,8 +394,8 @@ def test_a_logout_uri_that_now_resolves_inside_is_a_dead_letter_without_a_connec
     register_backchannel(app, "http://rp.example.vn/bcl")
     sid = live_session(app, client)
     with app.app_context():
-        from idp.protocol import logout
-        logout.end_sessions([sid], "user")
+        from idp.accounts import signout
+        signout.end_sessions([sid], "user")
         db.session.remove()
     monkeypatch.setattr(netguard, "_resolve", lambda host, port: ["169.254.169.254"])
     connects = []

@@ -13,11 +13,24 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
-from .helpers import (CITIZEN, CITIZEN2, ISSUER, PORTAL_CB, SECRET, auth_params, authorize,
-                      basic, follow_to_login, hidden, login_and_get_code,
-                      login_form_submit, pkce_pair, query, token_request)
-
-CAPTCHA_ERROR = "Mã xác thực không đúng hoặc đã hết hạn"
+from tests.support import (
+    CITIZEN,
+    CITIZEN2,
+    ISSUER,
+    PORTAL_CB,
+    SECRET,
+    auth_params,
+    authorize,
+    basic,
+    follow_to_login,
+    hidden,
+    login_and_get_code,
+    login_form_submit,
+    pkce_pair,
+    query,
+    token_request,
+)
+from tests.support.messages import assert_message
 
 
 def challenge() -> str:
@@ -160,7 +173,7 @@ def _submit_login(c, url: str, html: str, captcha_id: str, answer: str):
 
 def _refused(r) -> None:
     assert r.status_code == 400, r.status_code
-    assert CAPTCHA_ERROR in r.get_data(as_text=True)
+    assert_message(r, "captcha.invalid")
     assert not any("idp_sso=" in v and "idp_sso=;" not in v
                    for v in r.headers.getlist("Set-Cookie"))
 

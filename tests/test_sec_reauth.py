@@ -12,10 +12,23 @@ import pytest
 
 from idp.flows.account import access
 from idp.platform.sms import OutboxSms
-
-from .helpers import (CITIZEN, CITIZEN2, PORTAL_CB, auth_params, authorize, ephemeral_keys,
-                      follow_to_login, form_action, hidden, last_code, login_and_get_code,
-                      login_form_submit, outbox, pkce_pair, query)
+from tests.support import (
+    CITIZEN,
+    CITIZEN2,
+    PORTAL_CB,
+    auth_params,
+    authorize,
+    ephemeral_keys,
+    follow_to_login,
+    form_action,
+    hidden,
+    last_code,
+    login_and_get_code,
+    login_form_submit,
+    outbox,
+    pkce_pair,
+    query,
+)
 
 NEW_PASSWORD = "mua-xuan-tren-cao-nguyen-2025"
 REPLACEMENT = "+84912000111"
@@ -256,7 +269,7 @@ def test_flows_and_pending_authorizations_from_before_a_login_are_gone(app, clie
 def loa1_deployment(database_url):
     """A browser of a deployment that lowered login_min_acr to LoA1 (a password-only session
     to step up from; test_login_level.py has the default, LoA2)."""
-    from .conftest import make_app
+    from tests.support.apps import make_app
     return make_app(database_url, login_min_acr="LoA1")
 
 

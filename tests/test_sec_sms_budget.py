@@ -17,10 +17,18 @@ from idp.accounts import otp
 from idp.platform.crypto import sha256_hex
 from idp.platform.db import db
 from idp.platform.models import Citizen
-
-from .conftest import TEST_SETTINGS, make_app
-from .helpers import (CITIZEN, auth_params, authorize, follow_to_login, hidden, last_code,
-                      login_form_submit, outbox, pkce_pair)
+from tests.support import (
+    CITIZEN,
+    auth_params,
+    authorize,
+    follow_to_login,
+    hidden,
+    last_code,
+    login_form_submit,
+    outbox,
+    pkce_pair,
+)
+from tests.support.apps import TEST_SETTINGS, make_app
 
 BUDGET = "Đã gửi quá nhiều mã trong thời gian ngắn. Vui lòng thử lại sau."
 

@@ -9,8 +9,7 @@ import uuid
 
 import idp.platform.store
 from idp.platform.db import db
-
-from .conftest import make_app, require_redis
+from tests.support.apps import make_app, require_redis
 
 
 def _parallel(app, fn, n=8):

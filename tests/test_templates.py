@@ -10,8 +10,7 @@ from flask import render_template
 
 from idp.platform import captcha
 from idp.platform.db import db
-
-from .test_captcha import build_app
+from tests.support.captcha import build_app
 
 
 class Page(HTMLParser):
@@ -56,7 +55,8 @@ def app(tmp_path):
 
 
 LOGIN = dict(action="/flows/f1", username="", errors={},
-             client_name="Cổng dịch vụ công tỉnh Đắk Lắk", forgot_url="/recovery", register_url="/register", refresh_captcha_url="/flows/f1")
+             client_name="Cổng dịch vụ công tỉnh Đắk Lắk", forgot_url="/recovery",
+             register_url="/register", refresh_captcha_url="/flows/f1")
 
 
 def render(app, template, path="/flows/f1", lang="vi", **context) -> Page:

@@ -11,8 +11,20 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from .helpers import (CITIZEN, ISSUER, NATIONAL_CB, PORTAL_CB, SECRET, SPA_CB, auth_params,
-                      basic, login_and_get_code, pkce_pair, token_request)
+from tests.support import (
+    CITIZEN,
+    ISSUER,
+    NATIONAL_CB,
+    PORTAL_CB,
+    SECRET,
+    SPA_CB,
+    auth_params,
+    basic,
+    get_tokens,
+    login_and_get_code,
+    pkce_pair,
+    token_request,
+)
 
 
 def jwks(client) -> KeySet:
@@ -22,18 +34,6 @@ def jwks(client) -> KeySet:
 def decode(client, id_token: str) -> tuple[dict, dict]:
     token = jwt.decode(id_token, jwks(client), algorithms=["ES256", "RS256"])
     return token.header, token.claims
-
-
-def get_tokens(client, client_id="portal", redirect_uri=PORTAL_CB,
-               scope="openid profile offline_access", auth="basic", **extra):
-    verifier, challenge = pkce_pair()
-    params = auth_params(client_id=client_id, redirect_uri=redirect_uri, scope=scope,
-                         challenge=challenge, **extra)
-    q = login_and_get_code(client, params)
-    r = token_request(client, q["code"], verifier, client_id=client_id,
-                      redirect_uri=redirect_uri, auth=auth)
-    assert r.status_code == 200, r.get_data(as_text=True)
-    return r.get_json(), params, q
 
 
 # ---------------------------------------------------------------- happy paths
@@ -75,7 +75,7 @@ def test_rs256_per_client(client):
 def test_client_secret_post_and_public_client(client):
     get_tokens(client, client_id="portal-post", auth="post")
     # Public client: no secret, PKCE only (consent first: it is third-party).
-    from .helpers import authorize, form_action, hidden, login_form_submit, query
+    from tests.support import authorize, form_action, hidden, login_form_submit, query
     client = client.application.test_client()  # a new browser, not logged in
     verifier, challenge = pkce_pair()
     params = auth_params(client_id="spa", redirect_uri=SPA_CB, challenge=challenge)
@@ -376,7 +376,7 @@ def test_key_rotation_old_tokens_verify_new_tokens_use_new_kid(app, client):
         app.extensions["idp.keyring"].invalidate()
         db.session.remove()
     assert old_header["kid"] not in {k["kid"] for k in client.get("/jwks.json").get_json()["keys"]}
-    with pytest.raises(Exception):
+    with pytest.raises(Exception):  # noqa: B017 - whatever joserfc raises for an unknown key
         decode(client, old_body["id_token"])
 
 

@@ -1,4 +1,4 @@
-"""idp.validation: ID numbers, phones, personal data and client metadata (pure functions)."""
+"""idp.accounts.validation (ID numbers, phones, personal data) and idp.protocol.client_metadata."""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,6 +7,7 @@ import pytest
 
 from idp.accounts import validation as v
 from idp.accounts.validation import ValidationError
+from idp.protocol import client_metadata as cm
 
 
 def code_of(fn, *args, **kwargs) -> str:
@@ -244,7 +245,7 @@ def client(**changes) -> dict:
 
 
 def test_client_defaults_and_no_secret_in_metadata():
-    meta = v.validate_client_metadata(client())
+    meta = cm.validate_client_metadata(client())
     assert meta == {
         "client_id": "dvc-daklak", "client_name": "Cổng dịch vụ công tỉnh Đắk Lắk",
         "redirect_uris": ["https://dichvucong.daklak.gov.vn/cb"],
@@ -253,7 +254,7 @@ def test_client_defaults_and_no_secret_in_metadata():
         "token_endpoint_auth_method": "client_secret_basic",
         "id_token_signed_response_alg": "ES256", "first_party": True}
     assert "client_secret" not in meta
-    assert v.client_secret_of(client()) == "s" * 32
+    assert cm.client_secret_of(client()) == "s" * 32
 
 
 @pytest.mark.parametrize("uri", [
@@ -264,7 +265,7 @@ def test_client_defaults_and_no_secret_in_metadata():
     "http://[::1]:8080/cb",
 ])
 def test_client_redirect_uri_valid(uri):
-    assert v.validate_client_metadata(client(redirect_uris=[uri]))["redirect_uris"] == [uri]
+    assert cm.validate_client_metadata(client(redirect_uris=[uri]))["redirect_uris"] == [uri]
 
 
 @pytest.mark.parametrize("uri", [
@@ -283,7 +284,7 @@ def test_client_redirect_uri_valid(uri):
 ])
 def test_client_redirect_uri_invalid(uri):
     with pytest.raises(ValidationError) as info:
-        v.validate_client_metadata(client(redirect_uris=[uri]))
+        cm.validate_client_metadata(client(redirect_uris=[uri]))
     assert info.value.field == "redirect_uris"
 
 
@@ -324,13 +325,13 @@ def test_client_redirect_uri_invalid(uri):
 ])
 def test_client_invalid(changes, field):
     with pytest.raises(ValidationError) as info:
-        v.validate_client_metadata(client(**changes))
+        cm.validate_client_metadata(client(**changes))
     assert info.value.field == field
     assert info.value.message  # a Vietnamese sentence for the operator
 
 
 def test_client_public_and_third_party():
-    meta = v.validate_client_metadata(client(
+    meta = cm.validate_client_metadata(client(
         client_id="demo-spa", client_secret=None, token_endpoint_auth_method="none",
         first_party=False, grant_types=["authorization_code"],
         redirect_uris=["http://127.0.0.1:5003/callback", "http://127.0.0.1:5003/callback"],
@@ -345,4 +346,4 @@ def test_client_public_and_third_party():
 
 def test_client_must_be_object():
     with pytest.raises(ValidationError):
-        v.validate_client_metadata(["client_id"])
+        cm.validate_client_metadata(["client_id"])

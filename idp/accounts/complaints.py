@@ -12,21 +12,21 @@ name and birth date as typed at registration, the ID number and the account, a s
 description, an optional e-mail), the account's flag `Citizen.disputed_at`, an SMS notice to
 each phone of the account and an acknowledgement to the complainant (outbox rows, delivered by
 `idp worker`), and the audit row. The notices take the "notify" SMS budget first
-(outbox.reserve_notices: before anything is staged, because with the SQL ephemeral store a
+(notices.reserve: before anything is staged, because with the SQL ephemeral store a
 budget counter commits the session); a refused notice is skipped and audited, never the reason
 a complaint is lost. The account is *not* locked: anyone who holds a phone the carrier wrongly
 registered to the ID number could file one, and a lock would hand them a way to shut the real
 holder out. A second complaint from the same phone about the same account while the first is
 open returns the first (same reference, no new notices).
 
-Operators resolve complaints from the CLI (idp/cli_complaints.py) after checking identity
+Operators resolve complaints from the CLI (idp/cli/complaints.py) after checking identity
 documents in person, with one of four outcomes:
 
 - `owner_confirmed`: the account's holder is who the account says; nothing changes.
 - `rejected`: the complaint is unfounded or withdrawn; nothing changes.
 - `account_disabled`: the account is disabled (status "disabled": no login, no password
   reset) and signed out everywhere (recovery.revoke_all: SSO sessions ended through
-  logout.end_sessions with back-channel logouts, tokens revoked, unredeemed codes expired).
+  signout.end_sessions with back-channel logouts, tokens revoked, unredeemed codes expired).
   For an account nobody legitimate claims; re-enabling it is a separate, deliberate act.
 - `transferred`: the complainant is the ID holder and takes the account over. The account keeps
   its `sub` (the portals' records of this ID number follow it) but loses everything the other
@@ -51,43 +51,26 @@ import unicodedata
 
 from sqlalchemy import delete, exists, func, or_, select, update
 
-from idp.platform import audit, outbox, sms
-from idp.accounts import factors, lockout
+from idp.accounts import factors, lockout, notices
+from idp.platform import audit, sms
 from idp.platform.audit import mask_id_number, mask_phone
 from idp.platform.crypto import hash_password
 from idp.platform.db import db, now
-from idp.platform.models import AuthMethod, Citizen, Complaint, Consent, RecoveryCode, RecoveryRequest
+from idp.platform.messages import msg
+from idp.platform.models import (
+    AuthMethod,
+    Citizen,
+    Complaint,
+    Consent,
+    RecoveryCode,
+    RecoveryRequest,
+)
 
-HOTLINE = "1800 1096"
 STATUSES = ("open", "resolved")
 OUTCOMES = ("owner_confirmed", "account_disabled", "transferred", "rejected")
 DESCRIPTION_MAX = 1000
 _REF_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read over the phone
 _REFERENCE = re.compile(r"KN-?([2-9A-HJKMNP-Z]{8})")
-
-# SMS texts: Vietnamese without diacritics, no personal data, at most 160 characters (sms.py).
-FILED_NOTICE = (sms.SERVICE_NAME + ": Co nguoi khieu nai rang tai khoan dich vu cong mang so "
-                "CCCD/CMND cua ban khong phai cua ban ({ref}). Tai khoan van hoat dong. "
-                "Hoi dap: goi " + HOTLINE + ".")
-RECEIVED_NOTICE = (sms.SERVICE_NAME + ": Da tiep nhan khieu nai {ref}. Can bo se lien he "
-                   "voi ban qua so nay. Chi tiet: goi " + HOTLINE + ".")
-TO_COMPLAINANT = {
-    "owner_confirmed": "Khieu nai {ref} da xu ly: tai khoan duoc xac nhan thuoc chu tai "
-                       "khoan hien tai.",
-    "rejected": "Khieu nai {ref} khong duoc chap nhan.",
-    "account_disabled": "Khieu nai {ref} da xu ly: tai khoan bi khieu nai da bi vo hieu hoa.",
-    "transferred": "Khieu nai {ref} da xu ly: tai khoan da chuyen cho ban. Hay chon Quen mat "
-                   "khau tai trang dang nhap de dat mat khau moi.",
-}
-TO_OWNER = {
-    "owner_confirmed": "Khieu nai ve tai khoan cua ban da duoc xu ly; tai khoan khong thay doi.",
-    "rejected": "Khieu nai ve tai khoan cua ban da duoc xu ly; tai khoan khong thay doi.",
-    "account_disabled": "Tai khoan dich vu cong cua ban da bi vo hieu hoa sau khi xac minh "
-                        "khieu nai.",
-    "transferred": "Sau xac minh truc tiep, tai khoan da chuyen cho chu so CCCD/CMND; so nay "
-                   "da bi go khoi tai khoan.",
-}
-
 
 class ComplaintError(Exception):
     """A complaint or an operator action that cannot be done; `code` for the web page,
@@ -98,9 +81,9 @@ class ComplaintError(Exception):
         self.code = code
 
 
-def _text(body: str, ref: str, hotline: bool = True) -> str:
-    text = f"{sms.SERVICE_NAME}: {body.format(ref=ref)}"
-    return f"{text} Chi tiet: goi {HOTLINE}." if hotline else text
+def _sms(msg_id: str, ref: str) -> str:
+    """An SMS text of the one catalogue (idp/platform/messages/sms.py) for complaint `ref`."""
+    return msg(msg_id, service=sms.SERVICE_NAME, ref=ref)
 
 
 def new_reference() -> str:
@@ -140,9 +123,9 @@ def file(*, id_number: str, phone: str, full_name: str, birth_date: str, descrip
                      reference=repeated.reference, phone=mask_phone(phone))
         return repeated, False
     # Budgets first (they may commit the session), then one transaction for everything else.
-    to_owner = outbox.reserve_notices([p for p in factors.phones(owner) if p != phone],
+    to_owner = notices.reserve([p for p in factors.phones(owner) if p != phone],
                                       owner.id, "complaint_filed")
-    to_complainant = outbox.reserve_notices([phone], None, "complaint_received")
+    to_complainant = notices.reserve([phone], None, "complaint_received")
     t = now()
     complaint = Complaint(reference=new_reference(), citizen_id=owner.id, id_number=id_number,
                           phone=phone, full_name=full_name, birth_date=birth_date, email=email,
@@ -153,8 +136,8 @@ def file(*, id_number: str, phone: str, full_name: str, birth_date: str, descrip
                        .values(disputed_at=t), execution_options={"synchronize_session": False})
     db.session.flush()
     ref = complaint.reference
-    outbox.stage_notices(to_owner, FILED_NOTICE.format(ref=ref), "complaint_filed", owner.id)
-    outbox.stage_notices(to_complainant, RECEIVED_NOTICE.format(ref=ref), "complaint_received")
+    notices.stage(to_owner, _sms("sms.complaint_filed", ref), "complaint_filed", owner.id)
+    notices.stage(to_complainant, _sms("sms.complaint_received", ref), "complaint_received")
     audit.record("complaint.filed", citizen_id=owner.id, client_id=client_id, commit=False,
                  complaint_id=complaint.id, reference=ref, phone=mask_phone(phone),
                  id_number=mask_id_number(id_number), email=bool(email),
@@ -255,9 +238,9 @@ def resolve(key: str, outcome: str, note: str, operator: str) -> Complaint:
     # Argon2 before any write: no database lock is held while it runs.
     unknown = hash_password(secrets.token_urlsafe(32)) if outcome == "transferred" else ""
     # Budgets first (they may commit the session), then one transaction.
-    to_owner = outbox.reserve_notices([p for p in old_phones if p != complaint.phone],
+    to_owner = notices.reserve([p for p in old_phones if p != complaint.phone],
                                       owner.id if owner else None, "complaint_" + outcome)
-    to_complainant = outbox.reserve_notices([complaint.phone], None, "complaint_" + outcome)
+    to_complainant = notices.reserve([complaint.phone], None, "complaint_" + outcome)
     done = db.session.execute(update(Complaint).where(
         Complaint.id == complaint.id, Complaint.status == "open").values(
         status="resolved", outcome=outcome, note=note, resolved_at=now(),
@@ -282,11 +265,10 @@ def resolve(key: str, outcome: str, note: str, operator: str) -> Complaint:
                                .values(disputed_at=None),
                                execution_options={"synchronize_session": "fetch"})
     citizen_id = owner.id if owner else None
-    outbox.stage_notices(to_owner, _text(TO_OWNER[outcome], ref), f"complaint_{outcome}",
-                         citizen_id)
-    outbox.stage_notices(to_complainant, _text(TO_COMPLAINANT[outcome], ref,
-                                               hotline=outcome != "transferred"),
-                         f"complaint_{outcome}")
+    notices.stage(to_owner, _sms(f"sms.complaint_{outcome}.owner", ref), f"complaint_{outcome}",
+                  citizen_id)
+    notices.stage(to_complainant, _sms(f"sms.complaint_{outcome}.complainant", ref),
+                  f"complaint_{outcome}")
     if outcome == "transferred":
         detail["old_phones"] = [mask_phone(p) for p in old_phones]
     audit.record("complaint.resolved", citizen_id=citizen_id, actor="cli", commit=False,

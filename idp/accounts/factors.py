@@ -1,6 +1,7 @@
-"""Second factors other than SMS: authenticator apps (TOTP, RFC 6238 via pyotp) and one-time
-recovery codes. Both count their failures with the SMS code's account counter (otp.py), so
-switching factor gives an attacker no fresh allowance.
+"""The storage of an account's authenticators: its phones (`AuthMethod` rows of kind sms),
+its authenticator app (kind totp) and its one-time recovery codes. What each proves and how a
+response is checked is the method's (idp/methods/sms.py, totp.py, recovery_code.py); this
+module only reads and writes rows, atomically where single use depends on it.
 
 TOTP seeds are sealed with the key-encryption key; a time step is accepted at most once
 (the last accepted step is stored and the update is conditional, so two parallel submissions
@@ -10,14 +11,11 @@ stored as SHA-256, consumed with one conditional UPDATE.
 from __future__ import annotations
 
 import secrets
-import time
 
-import pyotp
 from flask import current_app
 from sqlalchemy import select, update
 
 from idp.platform import audit
-from idp.accounts import otp
 from idp.platform.crypto import sha256_hex
 from idp.platform.db import db, now
 from idp.platform.keys import seal, unseal
@@ -25,7 +23,6 @@ from idp.platform.models import AuthMethod, Citizen, RecoveryCode
 
 RECOVERY_CODES = 10
 _RC_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
-TOTP_ISSUER = "Cong DVC"
 
 
 def _kek() -> bytes:
@@ -36,6 +33,29 @@ def methods(citizen: Citizen) -> list[AuthMethod]:
     return list(db.session.scalars(select(AuthMethod).where(
         AuthMethod.citizen_id == citizen.id).order_by(AuthMethod.is_default.desc(),
                                                       AuthMethod.id)))
+
+
+def sms_rows(citizen: Citizen) -> list[AuthMethod]:
+    """The account's phone rows, default first (none for an account made before the account
+    page existed: `phone_rows` creates its row)."""
+    return [m for m in methods(citizen) if m.kind == "sms"]
+
+
+def phone_rows(citizen: Citizen) -> list[AuthMethod]:
+    """The account's phones, default first; creates the row of the registered number when
+    the account has none (once: a short mutex in the ephemeral store keeps two parallel
+    requests from both doing it)."""
+    rows = sms_rows(citizen)
+    if rows or not citizen.phone:
+        return rows
+    if current_app.extensions["idp.store"].add(f"acct-phones-init:{citizen.id}", {}, 30):
+        rows = sms_rows(citizen)
+        if not rows:
+            db.session.add(AuthMethod(citizen_id=citizen.id, kind="sms", phone=citizen.phone,
+                                      is_default=True))
+            db.session.commit()
+            rows = sms_rows(citizen)
+    return rows
 
 
 def phones(citizen: Citizen) -> list[str]:
@@ -56,33 +76,11 @@ def has_non_sms_factor(citizen: Citizen) -> bool:
     return has_totp(citizen) or recovery_codes_left(citizen) > 0
 
 
-# --------------------------------------------------------------------------- TOTP
-
-def new_totp_secret() -> str:
-    return pyotp.random_base32()
-
-
-def provisioning_uri(secret: str, citizen: Citizen) -> str:
-    # The account label shows the masked ID number, never the whole of it.
-    return pyotp.TOTP(secret).provisioning_uri(name=audit.mask_id_number(citizen.id_number),
-                                               issuer_name=TOTP_ISSUER)
-
-
-def totp_matches(secret: str, code: str, at: float | None = None) -> int | None:
-    """The time step the code belongs to (current ±1 for clock drift), or None."""
-    code = (code or "").strip().replace(" ", "")
-    if not (len(code) == 6 and code.isascii() and code.isdigit()):
-        return None
-    totp = pyotp.TOTP(secret)
-    t = at if at is not None else time.time()
-    for offset in (0, -1, 1):
-        step = int(t // totp.interval) + offset
-        if secrets.compare_digest(totp.at(step * totp.interval), code):
-            return step
-    return None
-
+# --------------------------------------------------------------------------- TOTP storage
 
 def add_totp(citizen: Citizen, secret: str, step: int, commit: bool = True) -> AuthMethod:
+    """Bind an authenticator app: its seed sealed under the key-encryption key, and the time
+    step of the code that confirmed it (so that code cannot be replayed at the next login)."""
     method = AuthMethod(citizen_id=citizen.id, kind="totp", last_step=step,
                         secret_enc=seal(_kek(), secret.encode(), f"totp:{citizen.id}".encode()))
     db.session.add(method)
@@ -92,31 +90,27 @@ def add_totp(citizen: Citizen, secret: str, step: int, commit: bool = True) -> A
     return method
 
 
-def verify_totp(citizen: Citizen, code: str) -> bool:
-    otp.check_not_locked(citizen)
-    for method in methods(citizen):
-        if method.kind != "totp":
-            continue
-        secret = unseal(_kek(), method.secret_enc, f"totp:{citizen.id}".encode()).decode()
-        step = totp_matches(secret, code)
-        if step is None:
-            continue
-        # Replay refused: the step must be newer than the last accepted one, atomically.
-        used = db.session.execute(update(AuthMethod).where(
-            AuthMethod.id == method.id, AuthMethod.last_step < step)
-            .values(last_step=step, last_used_at=now())).rowcount
-        db.session.commit()
-        if used:
-            otp.record_success(citizen)
-            audit.record("factor.totp_ok", citizen_id=citizen.id)
-            return True
-    otp.record_failure(citizen, "totp")
-    return False
+def totp_rows(citizen: Citizen) -> list[AuthMethod]:
+    return [m for m in methods(citizen) if m.kind == "totp"]
+
+
+def totp_secret(citizen: Citizen, method: AuthMethod) -> str:
+    return unseal(_kek(), method.secret_enc, f"totp:{citizen.id}".encode()).decode()
+
+
+def take_totp_step(method: AuthMethod, step: int) -> bool:
+    """Accept a time step at most once: the step must be newer than the last accepted one,
+    in one conditional UPDATE, so two parallel submissions of one code cannot both pass."""
+    used = db.session.execute(update(AuthMethod).where(
+        AuthMethod.id == method.id, AuthMethod.last_step < step)
+        .values(last_step=step, last_used_at=now())).rowcount
+    db.session.commit()
+    return bool(used)
 
 
 # --------------------------------------------------------------------------- recovery codes
 
-def _normalize_rc(code: str) -> str:
+def normalize_recovery_code(code: str) -> str:
     return "".join(c for c in (code or "").lower() if c.isalnum())
 
 
@@ -136,19 +130,13 @@ def new_recovery_codes(citizen: Citizen, commit: bool = True) -> list[str]:
     return codes
 
 
-def verify_recovery_code(citizen: Citizen, code: str) -> bool:
-    otp.check_not_locked(citizen)
-    raw = _normalize_rc(code)
-    used = 0
-    if len(raw) == 10:
-        used = db.session.execute(update(RecoveryCode).where(
-            RecoveryCode.citizen_id == citizen.id, RecoveryCode.code_hash == sha256_hex(raw),
-            RecoveryCode.used_at.is_(None)).values(used_at=now())).rowcount
-        db.session.commit()
-    if used:
-        otp.record_success(citizen)
-        audit.record("factor.recovery_code_used", citizen_id=citizen.id,
-                     left=recovery_codes_left(citizen))
-        return True
-    otp.record_failure(citizen, "recovery_code")
-    return False
+def take_recovery_code(citizen: Citizen, code: str) -> bool:
+    """Consume one unused recovery code (one conditional UPDATE: it works exactly once)."""
+    raw = normalize_recovery_code(code)
+    if len(raw) != 10:
+        return False
+    used = db.session.execute(update(RecoveryCode).where(
+        RecoveryCode.citizen_id == citizen.id, RecoveryCode.code_hash == sha256_hex(raw),
+        RecoveryCode.used_at.is_(None)).values(used_at=now())).rowcount
+    db.session.commit()
+    return bool(used)

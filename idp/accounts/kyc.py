@@ -26,8 +26,9 @@ from typing import Protocol
 import requests
 from flask import current_app
 
-from idp.platform.audit import mask_phone
 from idp.accounts.validation import DATA_DIR, ValidationError, normalize_phone
+from idp.platform.audit import mask_phone
+from idp.platform.outbound import post_json
 
 log = logging.getLogger("idp.kyc")
 DEFAULT_REGISTRY = DATA_DIR / "kyc_registry.csv"
@@ -103,12 +104,7 @@ class HttpKyc:
     def match(self, msisdn, id_number, full_name, birth_date) -> bool:
         body = {"msisdn": msisdn, "id_number": id_number, "full_name": full_name,
                 "birth_date": birth_date}
-        try:
-            response = self.session.post(self.url, json=body, timeout=self.timeout)
-        except requests.RequestException as exc:
-            raise KycError(f"KYC gateway unreachable: {exc.__class__.__name__}") from None
-        if not 200 <= response.status_code < 300:
-            raise KycError(f"KYC gateway answered HTTP {response.status_code}")
+        response = post_json(self.session, self.url, body, self.timeout, KycError, "KYC gateway")
         try:
             answer = response.json()
         except ValueError:

@@ -36,13 +36,13 @@ from flask import current_app
 from sqlalchemy import case, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from idp.platform import audit, metrics, outbox, sms
 from idp.accounts import sms_budget
+from idp.accounts.validation import ValidationError, normalize_phone
+from idp.platform import audit, metrics, outbox, sms
 from idp.platform.audit import mask_phone
 from idp.platform.crypto import sha256_hex
 from idp.platform.db import db, now
 from idp.platform.models import Citizen
-from idp.accounts.validation import ValidationError, normalize_phone
 
 MAX_SENDS_PER_FLOW = 5
 HOUR = 3600

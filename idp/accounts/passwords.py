@@ -31,6 +31,10 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from zxcvbn import matching, zxcvbn
 
+from idp.platform.crypto import hash_password, password_needs_rehash, verify_password
+from idp.platform.db import db, now
+from idp.platform.models import Citizen
+
 MIN_LENGTH = 8
 RECOMMENDED_LENGTH = 15
 MAX_LENGTH = 128
@@ -174,3 +178,30 @@ def check(password: str | None, confirm: str | None, context: Context = Context(
     if normalize(confirm) != password:
         return {"password_confirm": _("Mật khẩu nhập lại không khớp.")}
     return {}
+
+
+def verify_and_upgrade(citizen: Citizen | None, password: str) -> bool:
+    """The one password check of a login: True when `password` is `citizen`'s. With no
+    citizen (an unknown ID number) the same Argon2 work is done and False returned
+    (crypto.verify_password's dummy hash), so the answer's timing tells nothing.
+
+    When the stored hash was made with other Argon2 parameters than today's (crypto._hasher:
+    OWASP's m=19 MiB, t=2, p=1 or stronger), the password just proven is hashed again with
+    today's and committed at once (the hash and nothing else changes in that commit when the
+    caller has nothing pending): old hashes follow a parameter change on their owner's next
+    login, without a separate migration that would need every password in clear."""
+    stored = citizen.password_hash if citizen is not None else None
+    if not verify_password(stored, password):
+        return False
+    if citizen is not None and stored and password_needs_rehash(stored):
+        citizen.password_hash = hash_password(password)
+        db.session.commit()
+    return True
+
+
+def store(citizen: Citizen, password: str) -> None:
+    """Set `citizen`'s password to one that passed `check` (not committed: the caller commits
+    it with the revocations and notices of the change). The one place a chosen password is
+    hashed onto an existing account: reset, account page."""
+    citizen.password_hash = hash_password(password)
+    citizen.password_changed_at = now()

@@ -9,13 +9,13 @@ lost-phone page (recovery_views.py) and the operator CLI (`idp recovery ...`).
   identity proofing at a service counter (`approve` / `reject`). Approval replaces the
   account's phones with the new one and notifies the old and the new numbers.
 
-Notifications are Vietnamese without diacritics (see sms.py) and carry no personal data.
-They go through the outbox (idp/outbox.py), written in the transaction of the change they
-report, so a node that dies loses none, and the lost-phone answer does not wait for the
-gateway (its timing would tell an ID number with an account from one without). Each takes
-the "notify" SMS budget first (idp/sms_budget.py) — before the change is staged, because the
-SQL ephemeral store commits the session — and a refused one is skipped and audited; a
-notification is never the reason a change fails. A lost-phone request for an ID number
+Notifications are Vietnamese without diacritics (see sms.py) and carry no personal data. They
+go through the outbox (platform/outbox.py, via accounts/notices.py), written in the transaction
+of the change they report, so a node that dies loses none, and the lost-phone answer does not
+wait for the gateway (its timing would tell an ID number with an account from one without).
+Each takes the "notify" SMS budget first (idp/sms_budget.py) — before the change is staged,
+because the SQL ephemeral store commits the session — and a refused one is skipped and audited;
+a notification is never the reason a change fails. A lost-phone request for an ID number
 without an account does the same store work (record_unknown_request): medians of 50 POSTs,
 account vs none, with an http gateway that takes 250 ms (tests/test_sec_outbox.py): SQLite
 4.7 / 3.8 ms, PostgreSQL 10.9 / 9.0 ms, PostgreSQL + Redis 5.3 / 3.6 ms (before the outbox:
@@ -25,24 +25,28 @@ from __future__ import annotations
 
 from sqlalchemy import delete, select, update
 
-from idp.platform import audit, outbox, sms
-from idp.accounts import factors, lockout
+from idp.accounts import factors, lockout, notices, passwords
+from idp.platform import audit, sms
 from idp.platform.audit import mask_phone
-from idp.platform.crypto import hash_password, sha256_hex
+from idp.platform.crypto import sha256_hex
 from idp.platform.db import db, now
-from idp.platform.models import AuthMethod, AuthorizationCode, Citizen, RecoveryRequest, SsoSession, Token
+from idp.platform.messages import msg
+from idp.platform.models import (
+    AuthMethod,
+    AuthorizationCode,
+    Citizen,
+    RecoveryRequest,
+    SsoSession,
+    Token,
+)
 
-HOTLINE = "18001096"
-RESET_NOTICE = (f"{sms.SERVICE_NAME}: Mat khau tai khoan cua ban vua duoc dat lai. "
-                f"Neu khong phai ban, goi {HOTLINE}.")
-REQUEST_NOTICE = (f"{sms.SERVICE_NAME}: Co yeu cau doi so dien thoai nhan ma xac thuc cho tai "
-                  f"khoan cua ban. Neu khong phai ban, goi {HOTLINE}.")
-APPROVED_OLD = (f"{sms.SERVICE_NAME}: So dien thoai nhan ma xac thuc cua tai khoan da duoc "
-                f"thay bang so moi. Neu khong phai ban, goi {HOTLINE}.")
-APPROVED_NEW = (f"{sms.SERVICE_NAME}: So nay da duoc dang ky nhan ma xac thuc cho tai khoan "
-                f"dich vu cong cua ban. Cac phien dang nhap cu da bi dang xuat.")
-REJECTED = (f"{sms.SERVICE_NAME}: Yeu cau doi so dien thoai nhan ma xac thuc khong duoc chap "
-            f"nhan. Chi tiet: goi {HOTLINE}.")
+# SMS notices: texts in the one SMS catalogue (idp/platform/messages/sms.py), by id. Module
+# names kept for the tests that compare what a phone received.
+RESET_NOTICE = msg("sms.password_reset", service=sms.SERVICE_NAME)
+REQUEST_NOTICE = msg("sms.recovery_requested", service=sms.SERVICE_NAME)
+APPROVED_OLD = msg("sms.recovery_approved_old", service=sms.SERVICE_NAME)
+APPROVED_NEW = msg("sms.recovery_approved_new", service=sms.SERVICE_NAME)
+REJECTED = msg("sms.recovery_rejected", service=sms.SERVICE_NAME)
 REQUEST_MAX_AGE = 30 * 24 * 3600  # an older request needs a new visit to the counter
 STATUSES = ("pending", "approved", "rejected")
 
@@ -54,13 +58,13 @@ class RecoveryError(Exception):
 def reserve(phones, citizen_id: int | None, event: str) -> list[str]:
     """The numbers (distinct) whose notification budget allows `event`; call before staging
     the change (module docstring)."""
-    return outbox.reserve_notices(phones, citizen_id, event)
+    return notices.reserve(phones, citizen_id, event)
 
 
 def queue(phones: list[str], text: str, citizen_id: int | None, event: str) -> None:
     """Write `text` for each reserved number into the session's transaction (the caller
     commits it with the change)."""
-    for phone, message_id in zip(phones, outbox.stage_notices(phones, text, event, citizen_id)):
+    for phone, message_id in zip(phones, notices.stage(phones, text, event, citizen_id)):
         audit.record("notify.queued", citizen_id=citizen_id, phone=mask_phone(phone),
                      notice=event, message_id=message_id, commit=False)
 
@@ -75,7 +79,7 @@ def revoke_all(citizen_id: int) -> dict:
     """Sign the account out everywhere: SSO sessions, access and refresh tokens, and codes
     not redeemed yet (they expire now), and a back-channel logout to every portal that got
     tokens from one of the sessions (idp/logout.py). Not committed."""
-    from idp.protocol import logout
+    from idp.accounts import signout
     t = now()
     sids = list(db.session.scalars(select(SsoSession.sid).where(
         SsoSession.citizen_id == citizen_id, SsoSession.revoked_at.is_(None))))
@@ -88,7 +92,7 @@ def revoke_all(citizen_id: int) -> dict:
     db.session.execute(update(AuthorizationCode).where(
         AuthorizationCode.citizen_id == citizen_id, AuthorizationCode.consumed_at.is_(None),
         AuthorizationCode.expires_at > t).values(expires_at=t))
-    notified = logout.end_sessions(sids, "revoke_all", revoke_tokens=False,
+    notified = signout.end_sessions(sids, "revoke_all", revoke_tokens=False,
                                    commit=False)["notified"]
     return {"sessions": sessions, "tokens": tokens, "backchannel": notified}
 
@@ -96,8 +100,7 @@ def revoke_all(citizen_id: int) -> dict:
 def reset_password(citizen: Citizen, password: str, client_id: str | None = None) -> None:
     """Set a new password after a reset proven by an SMS code (the caller checked the policy)."""
     phones = reserve(factors.phones(citizen), citizen.id, "password_reset")
-    citizen.password_hash = hash_password(password)
-    citizen.password_changed_at = now()
+    passwords.store(citizen, password)
     # ASVS 5.0 6.4.3: the SMS proved only the phone; with another factor on the account the
     # next login must use it (flows/second_factor.py reads this flag).
     citizen.sms_reset_pending = factors.has_non_sms_factor(citizen)

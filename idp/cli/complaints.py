@@ -1,6 +1,6 @@
 """`idp complaints list|show|resolve`: the operators' side of "khiếu nại khi không sở hữu tài
 khoản" (idp/complaints.py has the rules; this module only parses and prints). Registered on
-the `idp` group by idp/cli.py.
+the `idp` group by idp/cli/__init__.py.
 
 ID numbers and phones are masked in every listing; `show --full` prints them in clear (the
 operator needs the contact number to call the complainant) and the viewing is audited. Bad
@@ -15,8 +15,8 @@ import getpass
 import click
 
 from idp.accounts import complaints as ops
+from idp.cli.common import VN_TIME, ArgumentError, CliError, OneLineErrors, operator_command, table
 from idp.platform.audit import mask_id_number, mask_phone
-from idp.cli import VN_TIME, ArgumentError, CliError, OneLineErrors, _table, operator_command
 
 
 def _local(ts: float | None) -> str:
@@ -74,7 +74,7 @@ def complaints_list(status: str):
         rows.append((str(c.id), c.reference, _local(c.created_at), c.status,
                      mask_id_number(c.id_number), mask_phone(c.phone), account,
                      c.outcome or "", c.resolved_by or ""))
-    _table(("ID", "REFERENCE", "FILED", "STATUS", "ID_NUMBER", "PHONE", "ACCOUNT", "OUTCOME",
+    table(("ID", "REFERENCE", "FILED", "STATUS", "ID_NUMBER", "PHONE", "ACCOUNT", "OUTCOME",
             "RESOLVED_BY"), rows)
 
 
@@ -86,15 +86,14 @@ def complaints_list(status: str):
 @click.option("--operator", default=None, help="Who is looking (default: your login name).")
 @operator_command()
 def complaints_show(key: str, full: bool, operator: str | None):
-    from idp.platform.db import db
+    from idp.accounts import citizen_admin
     from idp.accounts.factors import phones
-    from idp.platform.models import Citizen
     who = _operator(operator)
     try:
         c = ops.find(key)
     except ops.ComplaintError as exc:
         raise _failed(exc) from None
-    owner = db.session.get(Citizen, c.citizen_id) if c.citizen_id else None
+    owner = citizen_admin.get(c.citizen_id) if c.citizen_id else None
     number = (lambda v: v or "") if full else mask_id_number
     phone = (lambda v: _national(v)) if full else mask_phone
     lines = [

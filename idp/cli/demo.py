@@ -37,7 +37,7 @@ PROBE_TIMEOUT = 0.5
 
 def _error(message: str) -> click.ClickException:
     """idp.cli's one-line error (imported here: idp.cli imports this module to register it)."""
-    from idp.cli import CliError
+    from idp.cli.common import CliError
     return CliError(message)
 
 
@@ -135,5 +135,5 @@ def reset(ctx: click.Context, yes: bool):
         from idp.platform.db import db
         db.engine.dispose()
     click.echo(f"demo data erased ({len(present)} files or folders)")
-    from idp.cli import init
+    from idp.cli.initialize import init
     ctx.invoke(init, demo=True)

@@ -9,94 +9,85 @@ step of the authorization that registration was part of.
       form --> [*]: "Quay lại đăng nhập"
       done --> [*]: "Về trang đăng nhập" (the authorization resumes)
 
-Only `start_data` builds this flow's data, and only registration calls it, from its
+Only registration builds this flow's data (register/person.complaint_data), from its
 existing-account page, when the flow proved possession of the phone (SMS code) and the
-carrier's registration of it to the ID number (KYC); the flow refuses data without that proof.
+carrier's registration of it to the ID number (KYC); the flow refuses data without that proof
+(it depends on registration, never the other way round).
 So the form says nothing about accounts that the caller was not already told, and the contact
-phone it records is the one the code proved (idp/complaints.py).
+phone it records is the one the code proved (accounts/complaints.py).
 """
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 from flask import current_app, render_template, url_for
-from flask_babel import gettext as _
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.datastructures import MultiDict
 
-from idp.platform import audit
 from idp.accounts import complaints
-from idp.platform.db import db
 from idp.accounts.validation import ValidationError, normalize_email
-from idp.flows import base
-
-PERSON_FIELDS = ("id_number", "full_name", "birth_date", "phone")
-
-
-def start_data(flow_data: dict) -> dict | None:
-    """The complaint flow's data, from a registration flow's data; None unless that flow
-    proved possession and ownership and ended on an existing account of its ID number."""
-    person = flow_data.get("person") or {}
-    if not (flow_data.get("possession") and flow_data.get("ownership")
-            and flow_data.get("reason") == "id_number"
-            and all(person.get(f) for f in PERSON_FIELDS)):
-        return None
-    return {"person": {f: person[f] for f in PERSON_FIELDS}, "proven": True}
+from idp.flows.claim import claim
+from idp.flows.register.person import national
+from idp.interaction.engine import Finish, Flow, FlowKind, Goto, Outcome, Stay, ViewResult
+from idp.platform import audit
+from idp.platform.db import db
+from idp.platform.messages import msg
 
 
-def _national(phone: str) -> str:
-    return "0" + phone[3:] if phone.startswith("+84") else phone
-
-
-class ComplaintFlow(base.FlowKind):
+class ComplaintFlow(FlowKind):
     name = "complaint"
     initial_state = "form"
+    transitions: ClassVar[dict[str, frozenset[str]]] = {
+        "form": frozenset({"filing"}),
+        "filing": frozenset({"done", "form"}),
+        "done": frozenset(),
+    }
 
-    def render(self, flow, errors=None, values=None):
+    def render(self, flow: Flow, errors: dict[str, Any] | None = None,
+               values: dict[str, Any] | None = None) -> ViewResult:
         errors, values = errors or {}, values or {}
         person = flow.data.get("person") or {}
         context = {"action": url_for("flows.submit", flow_id=flow.id), "errors": errors,
-                   "phone": _national(person.get("phone", "")),
+                   "phone": national(person.get("phone", "")),
                    "id_number": person.get("id_number", ""),
                    "full_name": person.get("full_name", "")}
         if flow.state == "done":
-            return render_template("complaint_done.html",
+            return render_template("complaint_done.html", notice=msg("complaint.filed"),
                                    reference=flow.data.get("reference"), **context)
-        return render_template("complaint_form.html", values=values,
-                               maxlength=complaints.DESCRIPTION_MAX,
-                               filing=flow.state == "filing", **context)
+        return render_template(
+            "complaint_form.html", values=values, maxlength=complaints.DESCRIPTION_MAX,
+            filing=msg("complaint.filing") if flow.state == "filing" else None, **context)
 
-    def handle(self, flow, form):
+    def handle(self, flow: Flow, form: MultiDict[str, str]) -> Outcome:
         if not (flow.data.get("proven") and flow.data.get("person")):
-            return base.Stay({"form": _("Phiên khiếu nại không hợp lệ. Vui lòng bắt đầu lại "
-                                        "từ bước đăng ký.")}, status=403)
+            return Stay({"form": msg("complaint.session_invalid")}, status=403)
         if flow.state == "done":
-            return base.Finish({"register_done": True})
+            return Finish({"register_done": True})
         if flow.state == "filing":
-            return base.Stay({"form": _("Khiếu nại đang được ghi nhận. Vui lòng tải lại trang "
-                                        "sau giây lát.")}, status=409)
+            return Stay({"form": msg("complaint.filing")}, status=409)
         if form.get("action") == "cancel":
-            return base.Finish({"register_done": True})
+            return Finish({"register_done": True})
         return self._file(flow, form)
 
-    def _file(self, flow, form):
+    def _file(self, flow: Flow, form: MultiDict[str, str]) -> Outcome:
         typed = {"description": (form.get("description") or "")[:complaints.DESCRIPTION_MAX
                                                                  + 200],
                  "email": (form.get("email") or "").strip()[:254]}
-        errors = {}
+        errors: dict[str, str] = {}
         try:
             description = complaints.clean_description(form.get("description"))
         except complaints.ComplaintError as exc:
             errors["description"] = (
-                _("Vui lòng mô tả ngắn gọn vì sao tài khoản này không phải của bạn.")
-                if exc.code == "description_missing" else
-                _("Nội dung khiếu nại tối đa %(num)d ký tự.", num=complaints.DESCRIPTION_MAX))
+                msg("complaint.description_missing") if exc.code == "description_missing"
+                else msg("complaint.description_too_long", num=complaints.DESCRIPTION_MAX))
         try:
             email = normalize_email(form.get("email") or "")
         except ValidationError as exc:
             errors["email"] = exc.message
         if errors:
-            return base.Stay(errors, typed, 400)
+            return Stay(errors, typed, 400)
         # Claim the step (compare-and-set): a double submit files at most one complaint.
-        flow.state = "filing"
-        base.save(flow)
+        claim(self, flow, "filing")
         person = flow.data["person"]
         try:
             complaint, _created = complaints.file(
@@ -105,17 +96,13 @@ class ComplaintFlow(base.FlowKind):
                 description=description, email=email, client_id=flow.client_id or None)
         except (complaints.ComplaintError, SQLAlchemyError) as exc:
             db.session.rollback()
-            flow.state = "form"
-            base.save(flow)
+            claim(self, flow, "form")
             if isinstance(exc, complaints.ComplaintError):  # the account is gone meanwhile
                 audit.record("complaint.not_filed", client_id=flow.client_id or None,
                              reason=exc.code, id_number=audit.mask_id_number(
                                  person["id_number"]))
-                return base.Stay({"form": _("Số CMND/CCCD này hiện không còn tài khoản nào. "
-                                            "Bạn có thể đăng ký lại.")}, typed, 409)
+                return Stay({"form": msg("complaint.no_account")}, typed, 409)
             current_app.logger.warning("complaint not recorded: %s", exc.__class__.__name__)
-            return base.Stay({"form": _("Chưa ghi nhận được khiếu nại do lỗi hệ thống. Chưa "
-                                        "có gì được lưu; vui lòng thử lại sau ít phút.")},
-                             typed, 503)
+            return Stay({"form": msg("complaint.failed")}, typed, 503)
         flow.data["reference"] = complaint.reference
-        return base.Goto("done")
+        return Goto("done")

@@ -1,43 +1,53 @@
-"""Consent step: for third-party clients (registered with "first_party": false) and whenever
-the RP sends prompt=consent. Lists, in Vietnamese, the data the portal will receive."""
+"""Consent step (policy checks `consent_missing`, `prompt_consent`): for third-party clients
+(registered with "first_party": false) and whenever the RP sends prompt=consent. Lists, in
+Vietnamese, the data the portal will receive. One state: "ask"; it only finishes."""
 from __future__ import annotations
 
-from flask import current_app, render_template, url_for
+from typing import Any
 
-from idp.platform import audit
+from flask import render_template, url_for
+from werkzeug.datastructures import MultiDict
+
+from idp.interaction import pending
 from idp.interaction import session as sso
-from idp.protocol.claims import SCOPE_DESCRIPTIONS
+from idp.interaction.engine import Finish, Flow, FlowConflict, FlowKind, Outcome
+from idp.platform import audit
+from idp.platform.clients import query_client
 from idp.platform.db import db, now
+from idp.platform.messages import is_known, msg
 from idp.platform.models import Consent
-from idp.flows import base
+
+ASK = "ask"
 
 
-def _pending(flow):
-    return current_app.extensions["idp.store"].get("pending:" + flow.pending) or {}
+def _scope(flow: Flow) -> str:
+    p = pending.load(flow.pending)
+    return p.params.get("scope", "") if p is not None else ""
 
 
-class ConsentFlow(base.FlowKind):
+class ConsentFlow(FlowKind):
     name = "consent"
-    initial_state = "ask"
+    initial_state = ASK
+    transitions = {ASK: frozenset()}
 
-    def render(self, flow, errors=None, values=None):
-        from idp.protocol.oauth2 import query_client
+    def render(self, flow: Flow, errors: dict[str, Any] | None = None,
+               values: dict[str, Any] | None = None) -> Any:
         client = query_client(flow.client_id)
-        scope = _pending(flow).get("params", {}).get("scope", "")
         return render_template(
             "consent.html", action=url_for("flows.submit", flow_id=flow.id),
             client_name=client.client_name if client else flow.client_id,
-            claims=[str(SCOPE_DESCRIPTIONS[s]) for s in scope.split() if s in SCOPE_DESCRIPTIONS])
+            claims=[msg("consent.scope_" + s) for s in _scope(flow).split()
+                    if is_known("consent.scope_" + s)])
 
-    def handle(self, flow, form):
+    def handle(self, flow: Flow, form: MultiDict[str, str]) -> Outcome:
         session = sso.current()
         if session is None:
-            raise base.FlowConflict()  # logged out meanwhile: start again
+            raise FlowConflict()  # logged out meanwhile: start again
         if form.get("action") != "allow":
             audit.record("consent.denied", citizen_id=session.citizen_id,
                          client_id=flow.client_id)
-            return base.Finish({"consent_denied": True})
-        scope = _pending(flow).get("params", {}).get("scope", "")
+            return Finish({"consent_denied": True})
+        scope = _scope(flow)
         row = db.session.query(Consent).filter_by(citizen_id=session.citizen_id,
                                                   client_id=flow.client_id).one_or_none()
         if row is None:
@@ -49,4 +59,4 @@ class ConsentFlow(base.FlowKind):
         db.session.commit()
         audit.record("consent.granted", citizen_id=session.citizen_id, client_id=flow.client_id,
                      scope=scope)
-        return base.Finish({"consent_done": True})
+        return Finish({"consent_done": True})

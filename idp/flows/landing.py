@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
 
 log = logging.getLogger("idp.landing")
 
@@ -28,7 +29,7 @@ SMS_ENDPOINT = "devtools.sms_outbox"
 
 
 @bp.get("/")
-def index():
+def index() -> ResponseReturnValue:
     settings = current_app.config["IDP"]
     if settings["home_url"]:
         return redirect(settings["home_url"], 302)
@@ -46,11 +47,11 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
-def demo_portals(urls: list[str]) -> list[dict]:
+def demo_portals(urls: list[str]) -> list[dict[str, str]]:
     """[{name, url}] for each configured portal URL; the name is the demo client's whose
     redirect URI is on that origin, else the address itself (ports moved away from the
     registered ones)."""
-    names = {}
+    names: dict[str, str] = {}
     try:
         for client in json.loads(DEMO_CLIENTS.read_text(encoding="utf-8")):
             for uri in client.get("redirect_uris", []):
@@ -61,9 +62,9 @@ def demo_portals(urls: list[str]) -> list[dict]:
             for url in urls]
 
 
-def demo_citizens() -> list[dict]:
+def demo_citizens() -> list[dict[str, str]]:
     """The demo citizens' ID number, name, phone and password (a bad line is skipped)."""
-    citizens = []
+    citizens: list[dict[str, str]] = []
     try:
         lines = DEMO_CITIZENS.read_text(encoding="utf-8").splitlines()
     except OSError:

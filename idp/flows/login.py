@@ -32,7 +32,7 @@ a login this citizen completed, idp/device.py), else the client address (IPv6 pe
   address (CGNAT). Someone holding a stolen device cookie already has that browser, meets
   the same per-bucket waits (≤ 50 guesses a day), and the cookie is useless for other IDs.
 - A completed password reset (recovery.reset_password) and `idp users unlock` clear every
-  counter of the ID number, per ID and per bucket, login and reset (`clear_throttle`). The
+  counter of the ID number, per ID and per bucket, login and reset (`lockout.clear`). The
   reset flow cannot be exhausted by strangers either: its limits are per (ID, bucket) too,
   with the same friction per ID (flows/recover.py).
 
@@ -53,42 +53,41 @@ Numbers, defaults (L = 5, C = 20, 60 s):
 """
 from __future__ import annotations
 
-import re
+from typing import Any
 
-from flask import current_app, g, render_template, url_for
-from flask_babel import gettext as _
-from flask_babel import ngettext
+from flask import current_app, render_template, url_for
+from werkzeug.datastructures import MultiDict
 
+from idp.accounts import factors, lockout
+from idp.accounts.validation import looks_like_id_number
+from idp.flows import second_factor
+from idp.interaction import pending
+from idp.interaction.engine import Finish, Flow, FlowKind, Goto, Login, Outcome, Stay, save
+from idp.interaction.policy import LEVELS
+from idp.methods import password as password_method
+from idp.methods import registry
 from idp.platform import audit, captcha
-from idp.accounts import device, factors, lockout
-from idp.interaction import policy, session as sso
-from idp.platform.crypto import verify_password
+from idp.platform.clients import query_client
 from idp.platform.db import db
+from idp.platform.messages import Message, msg
 from idp.platform.models import Citizen
-from idp.flows import base, second_factor
 
-ID_NUMBER = re.compile(r"[0-9]{9}|[0-9]{12}")
 FAILURE_WINDOW = 24 * 3600
 
 
-def _settings():
+def _settings() -> dict[str, Any]:
     return current_app.config["IDP"]
 
 
-def _store():
+def _store() -> Any:
     return current_app.extensions["idp.store"]
 
 
-def _client_name(flow):
-    from idp.protocol.oauth2 import query_client
+def _client_name(flow: Flow) -> str:
     client = query_client(flow.client_id)
-    return client.client_name if client else ""
+    return str(client.client_name) if client else ""
 
 
-def clear_throttle(id_number: str) -> None:
-    """Forget every failure, wait and friction of an ID number, per ID and for every address
-    and device, login and reset (a completed reset, `idp users unlock`: module docstring)."""
-    lockout.clear(id_number)
 
 
 def failure_wait(failures: int, limit: int) -> int:
@@ -137,11 +136,19 @@ class Throttle:
         _store().delete(self.mine + ":lock")
 
 
-class LoginFlow(base.FlowKind):
-    name = "login"
-    initial_state = "credentials"
+CREDENTIALS = "credentials"
 
-    def render(self, flow, errors=None, values=None):
+
+class LoginFlow(FlowKind):
+    """ID number + password + captcha, then (when `flow.needed.level` asks LoA2, or the
+    password was just reset by SMS) the second-factor states of flows/second_factor.py."""
+    name = "login"
+    initial_state = CREDENTIALS
+    transitions = {CREDENTIALS: frozenset(second_factor.METHOD_STATES),
+                   **second_factor.TRANSITIONS}
+
+    def render(self, flow: Flow, errors: dict[str, Any] | None = None,
+               values: dict[str, Any] | None = None) -> Any:
         if flow.state in second_factor.STATES:
             return second_factor.render(flow, errors)
         values = values or {"username": self._hinted_username(flow)}
@@ -158,44 +165,44 @@ class LoginFlow(base.FlowKind):
             refresh_captcha_url=flow.url)
 
     @staticmethod
-    def _hinted_username(flow) -> str:
-        pending = _store().get("pending:" + flow.pending) or {}
-        hint = (pending.get("params") or {}).get("login_hint", "")
-        return hint if ID_NUMBER.fullmatch(hint) else ""
+    def _hinted_username(flow: Flow) -> str:
+        p = pending.load(flow.pending)
+        hint = p.params.get("login_hint", "") if p is not None else ""
+        return hint if looks_like_id_number(hint) else ""
 
-    def handle(self, flow, form):
+    def handle(self, flow: Flow, form: MultiDict[str, str]) -> Outcome:
         if flow.state in second_factor.STATES:
             return second_factor.handle(flow, form, {"login_done": True})
         username = (form.get("username") or "").strip()
         password = form.get("password") or ""
         keep = {"username": username[:20], "remember": bool(form.get("remember"))}
-        throttle = Throttle(username) if ID_NUMBER.fullmatch(username) else None
+        throttle = Throttle(username) if looks_like_id_number(username) else None
         hard = throttle is not None and throttle.friction()
         if not captcha.verify(_store(), form.get("captcha_id") or "", form.get("captcha") or "",
                               bound_to=flow.id, purpose="login", hard=hard):
             if hard and not flow.data.get("hard_captcha"):
                 flow.data["hard_captcha"] = True  # from now on this page shows the hard one
-                base.save(flow)
+                save(flow)
                 audit.record("login.friction", client_id=flow.client_id,
                              id_number=audit.mask_id_number(username))
-            return base.Stay({"captcha": _hard_captcha_message() if hard else _(
-                "Mã xác thực không đúng hoặc đã hết hạn. Vui lòng nhập mã mới.")}, keep, 400)
-        errors = {}
-        if not ID_NUMBER.fullmatch(username):
-            errors["username"] = _("Vui lòng nhập số CMND (9 chữ số) hoặc CCCD (12 chữ số).")
+            return Stay({"captcha": msg("captcha.hard" if hard else "captcha.invalid")},
+                        keep, 400)
+        errors: dict[str, Message] = {}
+        if throttle is None:
+            errors["username"] = msg("login.id_number_format")
         if not password:
-            errors["password"] = _("Vui lòng nhập mật khẩu.")
-        elif len(password) > 1024:
-            errors["password"] = _("Mật khẩu quá dài.")
-        if errors:
-            return base.Stay(errors, keep, 400)
+            errors["password"] = msg("login.password_required")
+        elif len(password) > password_method.MAX_LENGTH:
+            errors["password"] = msg("login.password_too_long")
+        if errors or throttle is None:
+            return Stay(errors, keep, 400)
 
         wait = throttle.wait()
         if wait:
-            return base.Stay({"form": self._wait_message(wait)}, keep, 429, retry_after=wait)
+            return Stay({"form": wait_message(wait)}, keep, 429, retry_after=wait)
 
         citizen = db.session.query(Citizen).filter_by(id_number=username).one_or_none()
-        if not verify_password(citizen.password_hash if citizen else None, password):
+        if not password_method.check(citizen, password):
             failures, wait = throttle.failed()
             audit.record("login.failure", citizen_id=citizen.id if citizen else None,
                          client_id=flow.client_id, id_number=audit.mask_id_number(username),
@@ -204,48 +211,36 @@ class LoginFlow(base.FlowKind):
                 audit.record("login.throttled", citizen_id=citizen.id if citizen else None,
                              client_id=flow.client_id, id_number=audit.mask_id_number(username),
                              failures=failures, seconds=wait)
-            return base.Stay({"form": _("Số CMND/CCCD hoặc mật khẩu không đúng.")}, keep, 400)
+            return Stay({"form": msg("method.password_wrong")}, keep, 400)
+        assert citizen is not None  # check() is False for an unknown ID number
 
         if citizen.status != "active":
-            return base.Stay({"form": _("Tài khoản đang bị khóa. Vui lòng liên hệ tổng đài "
-                                        "1800 1096 để được hỗ trợ.")}, keep, 403)
+            return Stay({"form": msg("login.account_locked")}, keep, 403)
         throttle.succeeded()
         audit.record("login.password_ok", citizen_id=citizen.id, client_id=flow.client_id)
         # "Ghi nhớ đăng nhập": carried in the flow to the moment the session starts.
         flow.data["remember"] = bool(form.get("remember"))
         if self._needs_second_factor(flow, citizen):
-            return base.Goto(second_factor.start(flow, citizen))
-        g.sso_remember = flow.data["remember"]
-        sso.start(citizen, "LoA1", ["pwd"])
-        device.remember(citizen)
-        return base.Finish({"login_done": True})
+            return Goto(second_factor.start(flow, citizen))
+        return Finish({"login_done": True},
+                      login=Login(citizen, registry.by_id("password").level,
+                                  registry.login_amr(None), flow.data["remember"]))
 
     @staticmethod
-    def _needs_second_factor(flow, citizen) -> bool:
-        """The level this login must reach (policy.login_level: the deployment's
-        `login_min_acr`, LoA2 by default, or more if the RP asked; less only for a client the
-        operator allowed LoA1) is LoA2 or more, or this is the first login after a password
-        reset proven by SMS alone."""
-        from idp.protocol.oauth2 import query_client
-        pending = _store().get("pending:" + flow.pending) or {}
-        client = query_client(flow.client_id) if flow.client_id else None
-        wanted = policy.login_level(pending.get("params") or {}, client, _settings())
-        return policy.LEVELS[wanted] >= 2 or (
+    def _needs_second_factor(flow: Flow, citizen: Citizen) -> bool:
+        """The level the policy asked this login to reach (`flow.needed.level`: the
+        deployment's `login_min_acr`, LoA2 by default, or more if the RP asked; less only for
+        a client the operator allowed LoA1) is LoA2 or more, or this is the first login after
+        a password reset proven by SMS alone. A flow without `needed` (a record from before
+        issue 13) asks for the second factor."""
+        level = flow.needed.level if flow.needed is not None else "LoA2"
+        return LEVELS[level] >= 2 or (
             citizen.sms_reset_pending and factors.has_non_sms_factor(citizen))
 
-    @staticmethod
-    def _wait_message(seconds: int) -> str:
-        minutes = (seconds + 59) // 60
-        if minutes > 60:
-            return ngettext("Bạn đã nhập sai quá nhiều lần. Vui lòng thử lại sau %(num)d giờ, "
-                            "hoặc đặt lại mật khẩu bằng “Quên mật khẩu?”.",
-                            "Bạn đã nhập sai quá nhiều lần. Vui lòng thử lại sau %(num)d giờ, "
-                            "hoặc đặt lại mật khẩu bằng “Quên mật khẩu?”.", (minutes + 59) // 60)
-        return ngettext("Bạn đã nhập sai quá nhiều lần. Vui lòng thử lại sau %(num)d phút.",
-                        "Bạn đã nhập sai quá nhiều lần. Vui lòng thử lại sau %(num)d phút.",
-                        minutes)
 
-
-def _hard_captcha_message() -> str:
-    return _("Số CMND/CCCD này vừa bị nhập sai mật khẩu nhiều lần. Để bảo vệ tài khoản, vui "
-             "lòng nhập mã xác thực mới (8 ký tự) trong hình.")
+def wait_message(seconds: int) -> Message:
+    """The throttle's wait, in minutes, or in hours past an hour."""
+    minutes = (seconds + 59) // 60
+    if minutes > 60:
+        return msg("login.wait_hours", num=(minutes + 59) // 60)
+    return msg("login.wait_minutes", num=minutes)

@@ -56,46 +56,53 @@ not SMS when the account has one.
 """
 from __future__ import annotations
 
+from typing import Any, ClassVar
 
 from flask import current_app, render_template, url_for
-from flask_babel import gettext as _
-from flask_babel import ngettext
+from werkzeug.datastructures import MultiDict
 
-from idp.platform import audit, captcha
 from idp.accounts import factors, lockout, otp, passwords, recovery
+from idp.accounts.validation import looks_like_id_number
+from idp.flows.claim import claim
+from idp.interaction.engine import Finish, Flow, FlowKind, Goto, Outcome, Stay, ViewResult, save
+from idp.methods import refusal as refusals
+from idp.platform import audit, captcha
 from idp.platform.db import db, now
+from idp.platform.messages import Message, msg
 from idp.platform.models import Citizen
-from idp.flows import base, second_factor
-from idp.flows.login import ID_NUMBER
 
 HOUR = 3600
 DAY = 24 * HOUR
 
 
-def _settings():
-    return current_app.config["IDP"]
+def _settings() -> dict[str, Any]:
+    return current_app.config["IDP"]  # type: ignore[no-any-return]
 
 
-def _store():
+def _store() -> Any:
     return current_app.extensions["idp.store"]
 
 
-def _internal(flow) -> bool:
-    return flow.client_id == ""  # started by flows.start_internal (/recover)
-
-
-def _citizen(flow) -> Citizen | None:
+def _citizen(flow: Flow) -> Citizen | None:
     cid = flow.data.get("cid")
     citizen = db.session.get(Citizen, cid) if cid is not None else None
     return citizen if citizen is not None and citizen.status == "active" else None
 
 
-class RecoverFlow(base.FlowKind):
+class RecoverFlow(FlowKind):
     name = "recover"
     initial_state = "identify"
+    transitions: ClassVar[dict[str, frozenset[str]]] = {
+        "identify": frozenset({"code"}),
+        "code": frozenset({"code", "password"}),
+        "password": frozenset({"done"}),
+        # the password step claims "done" before the reset, then shows it (Goto itself)
+        "done": frozenset({"done"}),
+    }
 
     # ----------------------------------------------------------------------- pages
-    def render(self, flow, errors=None, values=None):
+    def render(self, flow: Flow, errors: dict[str, Any] | None = None,
+               values: dict[str, Any] | None = None) -> ViewResult:
         errors, values = errors or {}, values or {}
         context = {"action": url_for("flows.submit", flow_id=flow.id), "errors": errors}
         if flow.state == "identify":
@@ -106,73 +113,73 @@ class RecoverFlow(base.FlowKind):
                                          hard=bool(flow.data.get("hard_captcha"))),
                 refresh_captcha_url=flow.url, **context)
         if flow.state == "code":
+            resent = flow.data.get("sends", 0) > 1
             return render_template(
-                "recover_code.html", resend_in=self._resend_in(flow),
-                resent=flow.data.get("sends", 0) > 1,
+                "recover_code.html", resend_in=self._resend_in(flow), resent=resent,
+                resent_notice=msg("recovery.code_resent") if resent else None,
                 lost_phone_url=url_for("recovery.lost_phone"), **context)
         if flow.state == "password":
             return render_template("recover_password.html", hint=passwords.HINT,
                                    strength=values.get("strength"), **context)
-        return render_template("recover_done.html", **context)
+        return render_template("recover_done.html", notice=msg("recovery.done_login"),
+                               **context)
 
-    def handle(self, flow, form):
+    def handle(self, flow: Flow, form: MultiDict[str, str]) -> Outcome:
         steps = {"identify": self._identify, "code": self._code,
                  "password": self._password, "done": self._done}
         return steps[flow.state](flow, form)
 
     # ----------------------------------------------------------------------- identify
-    def _identify(self, flow, form):
+    def _identify(self, flow: Flow, form: MultiDict[str, str]) -> Outcome:
         id_number = (form.get("id_number") or "").strip()
         keep = {"id_number": id_number[:20]}
         idh = lockout.id_hash(id_number)
-        owner = lockout.owner_device(id_number) if ID_NUMBER.fullmatch(id_number) else None
-        hard = (owner is None and ID_NUMBER.fullmatch(id_number) is not None
+        owner = lockout.owner_device(id_number) if looks_like_id_number(id_number) else None
+        hard = (owner is None and looks_like_id_number(id_number)
                 and lockout.remaining(lockout.key(idh, "reset-sends") + ":attack", now()) > 0)
         if not captcha.verify(_store(), form.get("captcha_id") or "", form.get("captcha") or "",
                               bound_to=flow.id, purpose="recover", hard=hard):
             if hard and not flow.data.get("hard_captcha"):
                 flow.data["hard_captcha"] = True  # from now on this page shows the hard one
-                base.save(flow)
-            return base.Stay({"captcha": _hard_captcha_message() if hard else _(
-                "Mã xác thực không đúng hoặc đã hết hạn. Vui lòng nhập mã mới.")}, keep, 400)
-        if not ID_NUMBER.fullmatch(id_number):
-            return base.Stay({"id_number": _("Vui lòng nhập số CMND (9 chữ số) hoặc CCCD (12 "
-                                             "chữ số).")}, keep, 400)
+                save(flow)
+            return Stay({"captcha": msg("recovery.hard_captcha" if hard else "captcha.invalid")},
+                        keep, 400)
+        if not looks_like_id_number(id_number):
+            return Stay({"id_number": msg("login.id_number_format")}, keep, 400)
         citizen = db.session.query(Citizen).filter_by(id_number=id_number,
                                                       status="active").one_or_none()
         flow.data.update(cid=citizen.id if citizen else None, idh=idh, sends=0,
                          bucket=lockout.bucket(owner))
         refused = self._send(flow, citizen)
         if refused:
-            return base.Stay({"form": refused}, keep, 429)
+            return Stay({"form": refused}, keep, 429)
         audit.record("recover.started", citizen_id=citizen.id if citizen else None,
                      client_id=flow.client_id or None,
                      id_number=audit.mask_id_number(id_number))
-        return base.Goto("code")
+        return Goto("code")
 
     # ----------------------------------------------------------------------- sending
-    def _resend_in(self, flow) -> int:
+    def _resend_in(self, flow: Flow) -> int:
         sends = flow.data.get("sends", 0)
         if not sends:
             return 0
         at = flow.data["last"] + _settings()["resend_cooldown"] * 2 ** (sends - 1)
         return max(0, int(at - now() + 0.999))
 
-    def _send(self, flow, citizen: Citizen | None) -> str | None:
+    def _send(self, flow: Flow, citizen: Citizen | None) -> Message | None:
         """One send (or pretended send); returns the refusal message, or None. Only limits
         that are the same with and without an account are shown (module docstring)."""
         s = _settings()
         if flow.data["sends"] >= otp.MAX_SENDS_PER_FLOW:
-            return _("Bạn đã yêu cầu gửi lại mã quá nhiều lần. Vui lòng bắt đầu lại từ đầu.")
+            return msg("recovery.too_many_sends")
         wait = self._resend_in(flow)
         if wait:
-            return ngettext("Vui lòng chờ %(num)d giây trước khi gửi lại mã.",
-                            "Vui lòng chờ %(num)d giây trước khi gửi lại mã.", wait)
+            return msg("otp.cooldown", num=wait)
         idh = flow.data["idh"]
         key = lockout.key(idh, "reset-sends", _bucket(flow))
         if _store().incr(key, HOUR) > s["sms_budget_per_phone"]:
             _store().incr(key, HOUR, -1)
-            return _("Đã gửi quá nhiều mã trong thời gian ngắn. Vui lòng thử lại sau.")
+            return msg("otp.budget")
         lockout.keep_epoch(idh)
         if _store().incr(lockout.key(idh, "reset-sends"), HOUR) >= s["sms_budget_per_phone"]:
             lockout.hold(lockout.key(idh, "reset-sends") + ":attack", HOUR, now())  # friction
@@ -180,7 +187,7 @@ class RecoverFlow(base.FlowKind):
         flow.data["last"] = now()
         # Claim the send (compare-and-set) before texting: of parallel resends one sends, the
         # others lose the flow's revision (otp.send alone checks, then sends, then records).
-        base.save(flow)
+        save(flow)
         if citizen is None:
             self._pretend_send(flow)
             return None
@@ -193,7 +200,7 @@ class RecoverFlow(base.FlowKind):
             self._decoy(flow)  # the same as without an account: no code works now
         return None
 
-    def _pretend_send(self, flow) -> None:
+    def _pretend_send(self, flow: Flow) -> None:
         """The work otp.send does for a real code (its claim of the flow's challenge: a read
         and an add; four budget counters; an audit row), so the answer takes about as long
         without an account; then the decoy challenge. The code itself goes to the outbox
@@ -205,41 +212,41 @@ class RecoverFlow(base.FlowKind):
         audit.record("recover.code_pretended", purpose="reset", sends=flow.data["sends"])
         self._decoy(flow)
 
-    def _decoy(self, flow) -> None:
+    def _decoy(self, flow: Flow) -> None:
         """A challenge no code matches, in the record otp.send stores (otp.py: `otp:<flow>`,
         per-code tries `otp-tries:<flow>`), so otp.verify treats it like a real one."""
         otp.decoy(flow.id, "reset", flow.data["sends"], flow.data["last"])
 
     # ----------------------------------------------------------------------- code
-    def _code(self, flow, form):
+    def _code(self, flow: Flow, form: MultiDict[str, str]) -> Outcome:
         citizen = _citizen(flow)
         if form.get("action") == "resend":
             refused = self._send(flow, citizen)
             if refused:
-                return base.Stay({"form": refused}, status=429)
-            return base.Goto("code")
+                return Stay({"form": refused}, status=429)
+            return Goto("code")
         wait = self._locked_for(flow)
         if wait:
-            return base.Stay({"form": _locked_message(wait)}, status=429)
+            return Stay({"form": _locked_message(wait)}, status=429)
         code = (form.get("otp") or "").strip()
         if not code:
-            return base.Stay({"otp": _("Vui lòng nhập mã xác thực.")}, status=400)
+            return Stay.refused(refusals.code_required())
         try:
             ok = otp.verify(flow.id, "reset", code)
         except otp.OtpRefused as exc:
-            return base.Stay({"form": second_factor.refusal_message(exc)}, status=400)
+            return Stay.refused(refusals.refused(exc))
         if not ok:
             self._count_failure(flow, citizen)
-            return base.Stay({"otp": _("Mã xác thực không đúng.")}, status=400)
+            return Stay.refused(refusals.wrong_code())
         _store().delete(_fail_key(flow))
         flow.data["verified"] = True
         audit.record("recover.code_ok", citizen_id=citizen.id if citizen else None)
-        return base.Goto("password")
+        return Goto("password")
 
-    def _locked_for(self, flow) -> int:
+    def _locked_for(self, flow: Flow) -> int:
         return lockout.remaining(_fail_key(flow) + ":lock", now())
 
-    def _count_failure(self, flow, citizen: Citizen | None) -> None:
+    def _count_failure(self, flow: Flow, citizen: Citizen | None) -> None:
         """otp.record_failure's schedule, per (ID-number string, bucket) (module docstring)."""
         key = _fail_key(flow)
         lockout.keep_epoch(flow.data["idh"])
@@ -251,11 +258,10 @@ class RecoverFlow(base.FlowKind):
                      failures=failures, wait=wait)
 
     # ----------------------------------------------------------------------- password
-    def _password(self, flow, form):
+    def _password(self, flow: Flow, form: MultiDict[str, str]) -> Outcome:
         citizen = _citizen(flow)
         if citizen is None or not flow.data.get("verified"):  # disabled meanwhile
-            return base.Stay({"form": _("Không thể đặt lại mật khẩu cho tài khoản này. Vui "
-                                        "lòng liên hệ tổng đài 1800 1096.")}, status=403)
+            return Stay({"form": msg("recovery.cannot_reset")}, status=403)
         password = form.get("password") or ""
         errors = passwords.check(password, form.get("password_confirm") or "",
                                  passwords.context_for(citizen))
@@ -263,34 +269,25 @@ class RecoverFlow(base.FlowKind):
             strength = None
             if "password" not in errors:
                 strength = passwords.strength_label(password)
-            return base.Stay(errors, {"strength": strength}, 400)
+            return Stay(errors, {"strength": strength}, 400)
         # Claim the step first (compare-and-set): a double submit changes the password once.
-        flow.state = "done"
-        base.save(flow)
+        claim(self, flow, "done")
         recovery.reset_password(citizen, password, flow.client_id or None)
-        if _internal(flow):
-            return base.Finish()  # to /recover/done
-        return base.Goto("done")
+        if flow.internal:
+            return Finish()  # to /recover/done
+        return Goto("done")  # claimed above: shown now (303 to the flow's page)
 
-    def _done(self, flow, form):
-        return base.Finish()
+    def _done(self, flow: Flow, form: MultiDict[str, str]) -> Outcome:
+        return Finish()
 
 
-def _bucket(flow) -> str:
+def _bucket(flow: Flow) -> str:
     return flow.data.get("bucket") or lockout.address_bucket()
 
 
-def _fail_key(flow) -> str:
+def _fail_key(flow: Flow) -> str:
     return lockout.key(flow.data["idh"], "reset-fail", _bucket(flow))
 
 
-def _hard_captcha_message() -> str:
-    return _("Số CMND/CCCD này vừa được yêu cầu đặt lại mật khẩu nhiều lần. Để bảo vệ tài "
-             "khoản, vui lòng nhập mã xác thực mới (8 ký tự) trong hình.")
-
-
-def _locked_message(seconds: int) -> str:
-    minutes = max(1, (seconds + 59) // 60)
-    return ngettext("Bạn đã nhập sai mã quá nhiều lần. Vui lòng thử lại sau %(num)d phút.",
-                    "Bạn đã nhập sai mã quá nhiều lần. Vui lòng thử lại sau %(num)d phút.",
-                    minutes)
+def _locked_message(seconds: int) -> Message:
+    return msg("recovery.locked_minutes", num=max(1, (seconds + 59) // 60))

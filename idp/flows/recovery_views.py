@@ -13,18 +13,20 @@
 """
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
-from flask_babel import gettext as _
+from typing import Any
 
-from idp.platform import captcha
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+
 from idp.accounts import recovery
+from idp.accounts.validation import ValidationError, looks_like_id_number, normalize_phone
+from idp.flows import start_internal
+from idp.interaction import engine
+from idp.interaction.engine import ViewResult, hand_over_login
+from idp.platform import captcha
 from idp.platform.crypto import sha256_hex
 from idp.platform.db import db
-from idp.flows import base, start_internal
-from idp.flows.login import ID_NUMBER
-from idp.flows.views import hand_over_login
+from idp.platform.messages import Message, msg
 from idp.platform.models import Citizen
-from idp.accounts.validation import ValidationError, normalize_phone
 
 bp = Blueprint("recovery", __name__)
 
@@ -32,27 +34,25 @@ REQUESTS_PER_DAY = 3  # lost-phone requests per ID-number string (each may text 
 DAY = 24 * 3600
 
 
-def _store():
+def _store() -> Any:
     return current_app.extensions["idp.store"]
 
 
 # --------------------------------------------------------------------------- forgot password
 
 @bp.get("/recover")
-def forgot():
+def forgot() -> ViewResult:
     return redirect(start_internal("recover", return_to=url_for("recovery.done")), 303)
 
 
 @bp.get("/recover/done")
-def done():
-    return render_template(
-        "info.html", title=_("Đặt lại mật khẩu thành công"),
-        message=_("Mật khẩu của bạn đã được đặt lại và mọi phiên đăng nhập cũ đã được đăng "
-                  "xuất. Hãy quay lại cổng dịch vụ công và đăng nhập bằng mật khẩu mới."))
+def done() -> ViewResult:
+    return render_template("info.html", title=msg("recovery.done_title"),
+                           message=msg("recovery.done"))
 
 
 @bp.get("/recover/from/<flow_id>")
-def from_login(flow_id: str):
+def from_login(flow_id: str) -> ViewResult:
     """Hand the login flow's pending authorization to a new `recover` flow."""
     return hand_over_login(flow_id, "recover")
 
@@ -62,13 +62,14 @@ def from_login(flow_id: str):
 def _back_url() -> str | None:
     """Back to the second-factor step when the page was opened from it (?flow=<id>)."""
     try:
-        flow = base.load(request.args.get("flow", ""))
-    except base.FlowGone:
+        flow = engine.load(request.args.get("flow", ""))
+    except engine.FlowGone:
         return None
     return flow.url if flow.kind in ("login", "stepup") else None
 
 
-def _lost_phone_page(errors=None, values=None, status=200):
+def _lost_phone_page(errors: dict[str, Message] | None = None,
+                     values: dict[str, str] | None = None, status: int = 200) -> ViewResult:
     values = values or {}
     return render_template(
         "lost_phone.html", action=url_for("recovery.lost_phone"), errors=errors or {},
@@ -80,7 +81,7 @@ def _lost_phone_page(errors=None, values=None, status=200):
 
 
 @bp.route("/lost-phone", methods=["GET", "POST"])
-def lost_phone():
+def lost_phone() -> ViewResult:
     if request.method == "GET":
         return _lost_phone_page()
     form = request.form
@@ -88,24 +89,20 @@ def lost_phone():
     keep = {"id_number": id_number[:20], "phone": (form.get("phone") or "").strip()[:30]}
     if not captcha.verify(_store(), form.get("captcha_id") or "", form.get("captcha") or "",
                           purpose="lost_phone"):
-        return _lost_phone_page({"captcha": _("Mã xác thực không đúng hoặc đã hết hạn. Vui "
-                                              "lòng nhập mã mới.")}, keep, 400)
-    errors = {}
-    if not ID_NUMBER.fullmatch(id_number):
-        errors["id_number"] = _("Vui lòng nhập số CMND (9 chữ số) hoặc CCCD (12 chữ số).")
+        return _lost_phone_page({"captcha": msg("captcha.invalid")}, keep, 400)
+    errors: dict[str, Message] = {}
+    if not looks_like_id_number(id_number):
+        errors["id_number"] = msg("login.id_number_format")
     try:
         new_phone = normalize_phone(form.get("phone") or "")
     except ValidationError:
-        errors["phone"] = _("Vui lòng nhập số điện thoại di động Việt Nam mới, ví dụ "
-                            "0941234947.")
+        errors["phone"] = msg("recovery.lost_phone_format")
     if errors:
         return _lost_phone_page(errors, keep, 400)
     key = "lostphone:" + sha256_hex(id_number)
     if _store().incr(key, DAY) > REQUESTS_PER_DAY:
         _store().incr(key, DAY, -1)
-        return _lost_phone_page({"form": _("Đã có quá nhiều yêu cầu cho số định danh này "
-                                           "trong hôm nay. Vui lòng thử lại vào ngày mai.")},
-                                keep, 429)
+        return _lost_phone_page({"form": msg("recovery.lost_phone_too_many")}, keep, 429)
     citizen = db.session.query(Citizen).filter_by(id_number=id_number,
                                                   status="active").one_or_none()
     if citizen is not None:
@@ -116,5 +113,5 @@ def lost_phone():
 
 
 @bp.get("/lost-phone/sent")
-def lost_phone_sent():
-    return render_template("lost_phone_sent.html")
+def lost_phone_sent() -> ViewResult:
+    return render_template("lost_phone_sent.html", notice=msg("recovery.lost_phone_sent"))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from idp.flows.views import hand_over_login
+from idp.interaction.engine import hand_over_login
 
 bp = Blueprint("register", __name__)
 

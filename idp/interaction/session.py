@@ -14,16 +14,21 @@ That Flask session is *renewed* (emptied, new `bid`, so a new CSRF token too) at
 pending authorization, an account re-authentication address, a form token — authorises
 anything after it, and nothing survives a logout. The one exception is the work the login
 itself finishes: `start` remembers the binding the browser had (`binding_before_login`), and
-the caller re-binds exactly what it continues (flows/views.complete re-binds the pending
+the caller re-binds exactly what it continues (interaction/pending.finish re-binds the pending
 authorization of the flow that ran the login, and records that flow's completion).
 """
 from __future__ import annotations
 
 import json
 
-from flask import current_app, g, request, session
+from flask import Flask, current_app, g, request, session
 from sqlalchemy import select, update
+from werkzeug.wrappers import Response
 
+from idp.accounts import device
+
+# browser_binding: the platform owns the browser id; callers reach it as sso.browser_binding.
+from idp.platform.browser import browser_binding as browser_binding
 from idp.platform.crypto import random_token, sha256_hex
 from idp.platform.db import db, now
 from idp.platform.models import Citizen, SsoSession
@@ -35,18 +40,6 @@ LAST_SEEN_GRANULARITY = 60  # seconds; avoids a database write on every request
 def cookie_name() -> str:
     secure = current_app.config["IDP"]["issuer"].startswith("https://")
     return "__Host-idp_sso" if secure else "idp_sso"
-
-
-def browser_id() -> str:
-    bid = session.get("bid")
-    if not bid:
-        bid = random_token(18)
-        session["bid"] = bid
-    return bid
-
-
-def browser_binding() -> str:
-    return sha256_hex("bid:" + browser_id())
 
 
 def _renew_browser() -> None:
@@ -67,18 +60,20 @@ def binding_before_login() -> str:
 
 def started_in_request() -> SsoSession | None:
     """The session a login (`start`) in this request made current, else None."""
-    return g.get("sso_started")
+    started: SsoSession | None = g.get("sso_started")
+    return started
 
 
 def current() -> SsoSession | None:
     if "sso" in g:
-        return g.sso
+        known: SsoSession | None = g.sso
+        return known
     g.sso = None
     value = request.cookies.get(cookie_name())
     if value and len(value) <= 100:
         t = now()
         idle = current_app.config["IDP"]["session_idle_ttl"]
-        row = db.session.execute(select(SsoSession).where(
+        row: SsoSession | None = db.session.execute(select(SsoSession).where(
             SsoSession.cookie_hash == sha256_hex(value), SsoSession.revoked_at.is_(None),
             SsoSession.expires_at > t, SsoSession.last_seen_at > t - idle)).scalar()
         if row is not None:
@@ -88,7 +83,8 @@ def current() -> SsoSession | None:
                     row.last_seen_at = t
                     db.session.commit()
                 g.sso = row
-    return g.sso
+                return row
+    return None
 
 
 def start(citizen: Citizen, acr: str, amr: list[str]) -> SsoSession:
@@ -123,6 +119,16 @@ def start(citizen: Citizen, acr: str, amr: list[str]) -> SsoSession:
     return row
 
 
+def sign_in(citizen: Citizen, acr: str, amr: list[str], remember: bool = False) -> SsoSession:
+    """A flow finished a login (engine.Finish(login=...)): start the session (`start`), with
+    the "Ghi nhớ đăng nhập" choice for the cookie (`write_cookie`), and make this browser a
+    known device of the citizen (accounts/device.py). The one place a flow's login begins."""
+    g.sso_remember = remember
+    row = start(citizen, acr, amr)
+    device.remember(citizen)
+    return row
+
+
 def end() -> None:
     """Log the browser out: the session row is revoked, the cookie cleared, and the Flask
     session renewed (module docstring)."""
@@ -137,7 +143,7 @@ def end() -> None:
     _renew_browser()
 
 
-def write_cookie(response):
+def write_cookie(response: Response) -> Response:
     """after_request: set or clear the SSO cookie decided during the request. A browser
     session cookie (gone when the browser closes: shared computers, issue 11 item 6) unless
     the login that started it had "Ghi nhớ đăng nhập" ticked (`g.sso_remember`, set by
@@ -156,7 +162,7 @@ def write_cookie(response):
     return response
 
 
-def init_app(app) -> None:
+def init_app(app: Flask) -> None:
     secure = app.config["IDP"]["issuer"].startswith("https://")
     app.config["SESSION_COOKIE_NAME"] = "__Host-idp_s" if secure else "idp_s"
     app.config["SESSION_COOKIE_PATH"] = "/"

@@ -11,26 +11,13 @@ from flask import has_request_context
 from idp.platform import metrics
 from idp.platform.db import db
 
+# The masking rules live in idp.platform.masking (no imports, usable anywhere); re-exported
+# here, where most callers reach for them next to record().
+from idp.platform.masking import mask_id_number, mask_phone
+
+__all__ = ["mask_id_number", "mask_phone", "record"]
+
 log = logging.getLogger("idp.audit")
-
-
-def mask_id_number(value: str | None) -> str:
-    """066xxxxxx947-style: first 3 (province) and last 3 digits."""
-    if not value:
-        return ""
-    if len(value) <= 6:
-        return "x" * len(value)
-    return value[:3] + "x" * (len(value) - 6) + value[-3:]
-
-
-def mask_phone(value: str | None) -> str:
-    """0941xxx947: first 4 and last 3 digits of the national form (domain.md §2.4)."""
-    if not value:
-        return ""
-    national = "0" + value[3:] if value.startswith("+84") else value
-    if len(national) < 8:
-        return "x" * len(national)
-    return national[:4] + "x" * (len(national) - 7) + national[-3:]
 
 
 def record(event: str, *, citizen_id: int | None = None, client_id: str | None = None,

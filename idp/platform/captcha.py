@@ -7,7 +7,7 @@ and consuming the challenge are ours. One challenge is one ephemeral record, `ca
      "s": the answer sealed with AES-GCM,    # what the image/audio routes draw and read
      "exp": absolute expiry (epoch seconds),  # so an audio play never extends its life
      "plays": audio renders so far,
-     "b": the browser binding (session.browser_binding) of the page that fetched it,
+     "b": the browser binding (idp.platform.browser) of the page that fetched it,
      "to": the flow id it was shown in ("" for a page outside flows, e.g. /lost-phone),
      "p": its purpose (login, register, recover, lost_phone),
      "hard": true for a longer challenge (LENGTH_HARD; issue(hard=True), which verify(hard=True)
@@ -77,16 +77,16 @@ import wave
 from pathlib import Path
 
 from captcha.image import ImageCaptcha, random_color
-from PIL.ImageDraw import Draw
-from PIL.ImageFilter import SMOOTH
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import Blueprint, Response, abort, current_app, jsonify, request, url_for
+from PIL.ImageDraw import Draw
+from PIL.ImageFilter import SMOOTH
 
+from idp.platform.browser import browser_binding
 from idp.platform.db import now
-from idp.interaction.session import browser_binding
 
 # Characters that cannot be taken for one another, seen or heard (module docstring).
 ALPHABET = "34acehklmrtuy"

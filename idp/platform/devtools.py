@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template
 
-
 bp = Blueprint("devtools", __name__, url_prefix="/_dev")
 
 

@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from flask_babel import gettext as _
 
-from idp.platform.audit import mask_phone
+from idp.platform.masking import mask_phone
 
 try:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -47,8 +47,8 @@ def _moment(value) -> dt.datetime | None:
         return None
     try:
         if isinstance(value, dt.datetime):
-            return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
-        return dt.datetime.fromtimestamp(float(value), dt.timezone.utc)
+            return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        return dt.datetime.fromtimestamp(float(value), dt.UTC)
     except (TypeError, ValueError, OverflowError, OSError):
         return None
 
@@ -82,7 +82,7 @@ def phone_national(value) -> str:
 
 
 def phone_masked(value) -> str:
-    """'+84941234947' -> '0941xxx947' (the project's one masking rule, idp/audit.py)."""
+    """'+84941234947' -> '0941xxx947' (the project's one masking rule, idp.platform.masking)."""
     return mask_phone(value if isinstance(value, str) else None)
 
 

@@ -30,8 +30,8 @@ import uuid
 
 from flask import Flask, g, has_app_context, request
 
-from idp.platform.audit import mask_id_number, mask_phone
 from idp.platform.config import ConfigError
+from idp.platform.masking import mask_id_number, mask_phone
 
 FORMATS = ("text", "json")
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -92,7 +92,7 @@ class RequestContext(logging.Filter):
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {
-            "ts": dt.datetime.fromtimestamp(record.created, dt.timezone.utc)
+            "ts": dt.datetime.fromtimestamp(record.created, dt.UTC)
             .isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "level": record.levelname,
             "logger": record.name,

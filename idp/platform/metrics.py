@@ -24,11 +24,20 @@ import hashlib
 import hmac
 import os
 import time
+from collections.abc import Callable, Mapping
 
 from flask import Flask, Response, abort, current_app, g, has_app_context, request
-from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, GCCollector,
-                               Histogram, PlatformCollector, ProcessCollector, generate_latest,
-                               multiprocess)
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+    multiprocess,
+)
 
 METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 # Audit event -> outcome label of idp_logins_total / idp_otp_sends_total.
@@ -144,10 +153,22 @@ def outbox_outcome(kind: str, outcome: str) -> None:
         m.outbox.labels(kind, outcome).inc()
 
 
+OutboxCounts = Callable[[], Mapping[tuple[str, str], int]]
+OutboxAge = Callable[[], float]
+
+
+def watch_outbox(app: Flask, counts: OutboxCounts, oldest_pending_age: OutboxAge) -> None:
+    """Tell the scrape-time gauges how to read the outbox (create_app passes idp.platform.outbox's
+    `counts` and `oldest_pending_age`). Handed in rather than imported: the outbox counts its
+    deliveries here, so an import back would be a cycle."""
+    app.extensions["idp.metrics.outbox"] = (counts, oldest_pending_age)
+
+
 class OutboxCollector:
     """Gauges read from the outbox table at scrape time (every worker process's work, on
     every node): rows by kind and state, and the age of the oldest pending one. Skipped
-    when the database does not answer (the scrape still succeeds)."""
+    when the database does not answer (the scrape still succeeds), and when no outbox
+    was handed in (`watch_outbox`)."""
 
     def __init__(self, app: Flask):
         self.app = app
@@ -157,12 +178,16 @@ class OutboxCollector:
 
     def collect(self):
         from prometheus_client.core import GaugeMetricFamily
-        from idp.platform import outbox
+
         from idp.platform.db import db
+        source = self.app.extensions.get("idp.metrics.outbox")
+        if source is None:
+            return
+        read_counts, read_age = source
         try:
             with self.app.app_context():
                 try:
-                    counts, age = outbox.counts(), outbox.oldest_pending_age()
+                    counts, age = read_counts(), read_age()
                 finally:
                     db.session.remove()
         except Exception:  # noqa: BLE001 - no schema yet, database down

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import (Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text,
-                        UniqueConstraint)
+import sqlalchemy as sa
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.platform.db import db, now
@@ -284,7 +284,7 @@ class SsoSession(db.Model):
 class SessionClient(db.Model):
     """Which clients received tokens from which SSO session (for logout)."""
     __tablename__ = "session_clients"
-    __table_args__ = (UniqueConstraint("sid", "client_id"),)
+    __table_args__ = (sa.UniqueConstraint("sid", "client_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     sid: Mapped[str] = mapped_column(ForeignKey("sso_sessions.sid", ondelete="CASCADE"),
@@ -295,7 +295,7 @@ class SessionClient(db.Model):
 
 class Consent(db.Model):
     __tablename__ = "consents"
-    __table_args__ = (UniqueConstraint("citizen_id", "client_id"),)
+    __table_args__ = (sa.UniqueConstraint("citizen_id", "client_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"),
@@ -321,7 +321,7 @@ class SigningKey(db.Model):
 
 class AuditEvent(db.Model):
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_at", "at"),)
+    __table_args__ = (sa.Index("ix_audit_at", "at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[float] = mapped_column(Float, nullable=False, default=now)
@@ -348,7 +348,7 @@ class OutboxMessage(db.Model):
     the transaction of its cause and delivered by `idp worker`, at least once, under the stable
     `message_id` (the SMS port's message_id, the logout token's jti)."""
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "state", "due_at"),)
+    __table_args__ = (sa.Index("ix_outbox_due", "state", "due_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     message_id: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)

@@ -47,7 +47,7 @@ class Policy:
     allowed_hosts: frozenset[str] = frozenset()
 
     @classmethod
-    def from_settings(cls, settings: dict) -> "Policy":
+    def from_settings(cls, settings: dict) -> Policy:
         return cls(production=settings["env"] == "production",
                    allowed_hosts=frozenset(_norm_host(h) for h in
                                            settings.get("backchannel_logout_allowed_hosts") or ()))

@@ -1,14 +1,13 @@
 """Durable delivery through a transactional outbox (DESIGN.md §4b; issue 11 item 4).
 
 What goes through it. Messages whose loss or whose timing would hurt:
-- back-channel logout tokens (idp/logout.py `end_sessions`): a row per (session, portal),
+- back-channel logout tokens (accounts/signout.py `end_sessions`): a row per (session, portal),
   written in the transaction that revokes the session, so a logout either happened *and* will
   be told to every portal, or did not happen;
 - SMS that could reveal whether an account exists, because their caller is anonymous: the
-  password-reset code (`otp.send(..., via_outbox=True)` from flows/recover.py), lost-phone and
-  recovery notices (recovery.py), the "someone tried to register with your ID number" alert
-  (flows/register.py), and the account-change notices (account/notify.py). With the gateway
-  inside the request, `/recover` and `/lost-phone` answered an ID number with an account a
+  password-reset code (`otp.send(..., via_outbox=True)`), and the notices to a citizen's phones
+  (accounts/notices.py: recovery, complaints, the register alert, account changes). With the
+  gateway inside the request, `/recover` and `/lost-phone` answered an ID number with an account a
   gateway round trip (~250 ms) later than one without; now both only write rows.
 
 What stays synchronous, and why:
@@ -61,8 +60,8 @@ import secrets
 import socket
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from flask import Flask, current_app
 from sqlalchemy import delete, func, select, update
@@ -146,32 +145,6 @@ def enqueue_sms(to: str, text: str, purpose: str, citizen_id: int | None = None,
     if expires is not None:
         payload["expires"] = expires
     return enqueue("sms", purpose, payload, citizen_id=citizen_id)
-
-
-def stage_notices(phones, text: str, notice: str, citizen_id: int | None = None) -> list[str]:
-    """Add the notice `text` for each number `reserve_notices` allowed to the session's
-    transaction (purpose `notify:<notice>`); the caller commits it with its change. Returns
-    the message ids, in the order of `phones`."""
-    return [enqueue_sms(phone, text, f"notify:{notice}", citizen_id) for phone in phones]
-
-
-def reserve_notices(phones, citizen_id: int | None, notice: str) -> list[str]:
-    """Take the "notify" SMS budget for each distinct number (idp/sms_budget.py) and return
-    the numbers that may be texted. A refused one is skipped and audited: a notice is never
-    the reason a change fails. Call it *before* the change is added to the session: with the
-    SQL ephemeral store a budget counter commits the session."""
-    from idp.accounts import sms_budget
-    allowed = []
-    for phone in dict.fromkeys(p for p in phones if p):
-        try:
-            taken = sms_budget.take("notify", phone, citizen_id)
-        except sms_budget.BudgetRefused as exc:
-            audit.record("notify.skipped", citizen_id=citizen_id, phone=mask_phone(phone),
-                         notice=notice, budget=getattr(exc, "budget", None), commit=False)
-            continue
-        metrics.sms_budget_used(taken)
-        allowed.append(phone)
-    return allowed
 
 
 # --------------------------------------------------------------------------- delivering

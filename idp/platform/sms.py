@@ -20,7 +20,8 @@ from typing import Protocol
 import requests
 from flask import current_app
 
-from idp.platform.audit import mask_phone
+from idp.platform.masking import mask_phone
+from idp.platform.outbound import post_json
 
 log = logging.getLogger("idp.sms")
 SERVICE_NAME = "DVC"
@@ -71,12 +72,7 @@ class HttpSms:
 
     def send(self, to: str, text: str, message_id: str | None = None) -> str:
         message = new_message(to, text, message_id)
-        try:
-            response = self.session.post(self.url, json=message, timeout=self.timeout)
-        except requests.RequestException as exc:
-            raise SmsError(f"gateway unreachable: {exc.__class__.__name__}") from None
-        if not 200 <= response.status_code < 300:
-            raise SmsError(f"gateway answered HTTP {response.status_code}")
+        post_json(self.session, self.url, message, self.timeout, SmsError, "gateway")
         return message["message_id"]
 
 

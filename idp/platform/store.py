@@ -18,7 +18,6 @@ import redis
 from flask import Flask
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-
 from sqlalchemy import case, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -53,15 +52,19 @@ class SqlStore:
             db.session.rollback()
             raise
 
-    def put(self, key, value, ttl):
-        t = now()
+    def _upsert(self, key, value, ttl, t, rev, where=None):
+        """INSERT … ON CONFLICT DO UPDATE (both dialects): a new value, expiry and revision;
+        `where` limits the update (add: only over an expired record)."""
         stmt = self._insert().values(key=key, value=json.dumps(value), counter=0, rev=0,
                                      expires_at=t + ttl)
-        stmt = stmt.on_conflict_do_update(
+        return stmt.on_conflict_do_update(
             index_elements=[Ephemeral.key],
             set_={"value": stmt.excluded.value, "expires_at": stmt.excluded.expires_at,
-                  "rev": Ephemeral.rev + 1, "counter": 0})
-        self._run(stmt)
+                  "rev": rev, "counter": 0},
+            where=where)
+
+    def put(self, key, value, ttl):
+        self._run(self._upsert(key, value, ttl, now(), Ephemeral.rev + 1))
 
     def get(self, key):
         found = self.get_rev(key)
@@ -85,15 +88,8 @@ class SqlStore:
 
     def add(self, key, value, ttl):
         t = now()
-        stmt = self._insert().values(key=key, value=json.dumps(value), counter=0, rev=0,
-                                     expires_at=t + ttl)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[Ephemeral.key],
-            set_={"value": stmt.excluded.value, "expires_at": stmt.excluded.expires_at,
-                  "rev": 0, "counter": 0},
-            where=Ephemeral.expires_at <= t,
-        ).returning(Ephemeral.key)
-        _, rows = self._run(stmt)
+        stmt = self._upsert(key, value, ttl, t, 0, where=Ephemeral.expires_at <= t)
+        _, rows = self._run(stmt.returning(Ephemeral.key))
         return bool(rows)
 
     def cas(self, key, rev, value, ttl=None):

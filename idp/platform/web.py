@@ -7,7 +7,8 @@ import logging
 
 import redis
 from flask import Flask, g, jsonify, make_response, render_template, request
-from flask_babel import Babel, gettext as _
+from flask_babel import Babel
+from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from limits.errors import StorageError
 from sqlalchemy.exc import DataError, SQLAlchemyError

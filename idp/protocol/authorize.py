@@ -1,5 +1,12 @@
 """The authorization endpoint (OIDC Core §3.1.2) and its resumption after a flow.
 
+One LoA2 login, files in reading order: **this module** (`authorize`, `proceed`) →
+interaction/policy.py (`decide`: what is missing, `Needed(kind="login", level="LoA2")`) →
+interaction/pending.py (the pending authorization, bound to this browser, carries `needed`) →
+interaction/engine.py (starts the flow; GET/POST /flows/<id>; maps outcomes to HTTP) →
+flows/login.py (password; `flow.needed.level` asks a second factor) → flows/second_factor.py
+(SMS code) → engine `Finish` → pending.finish → back here: `resume` → policy → code.
+
 Read top to bottom: `authorize` validates the request (client and redirect URI first: while
 either is unknown, errors go to an HTML page, never to a redirect — RFC 6749 §4.1.2.1), asks
 the policy what is missing, and either issues a code at once (the SSO hot path, nothing
@@ -18,14 +25,14 @@ from flask import Blueprint, current_app, g, redirect, render_template, request
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from idp import flows
-from idp.protocol import oauth2
-from idp.interaction import policy, session as sso
+from idp.interaction import engine, pending, policy
+from idp.interaction import session as sso
+from idp.methods import registry
 from idp.platform import web
-from idp.platform.crypto import random_token
 from idp.platform.db import db, now
 from idp.platform.models import Citizen, Consent
 from idp.platform.web import csrf
+from idp.protocol import oauth2
 
 log = logging.getLogger("idp.authorize")
 bp = Blueprint("authorize", __name__)
@@ -52,10 +59,6 @@ class RedirectError(Exception):
     def __init__(self, error: str, description: str):
         super().__init__(description)
         self.error, self.description = error, description
-
-
-def store():
-    return current_app.extensions["idp.store"]
 
 
 def issuer() -> str:
@@ -218,7 +221,7 @@ def authorize():
     except OAuth2Error as exc:
         return error_redirect(redirect_uri, state, exc.error, exc.description or exc.error)
     try:
-        return proceed(params, {}, client, None)
+        return proceed(params, client, None)
     except Exception as exc:
         if not web.dependency_down(exc):
             raise
@@ -232,42 +235,51 @@ def authorize():
 
 @bp.get("/authorize/resume/<uid>")
 def resume(uid: str):
+    """Where a finished flow sends the browser (engine → pending.finish): the policy again."""
     if not ID_PATTERN.fullmatch(uid):
         return error_page(_("Yêu cầu đăng nhập không tồn tại hoặc đã hết hạn."))
-    pending = store().get("pending:" + uid)
-    if pending is None or pending.get("bid") != sso.browser_binding():
+    p = pending.find(uid)
+    if p is None or p.kind != pending.AUTHORIZATION:
         return error_page(_("Yêu cầu đăng nhập không tồn tại hoặc đã hết hạn. Vui lòng quay "
                             "lại cổng dịch vụ công và đăng nhập lại."))
-    params = pending["params"]
+    params = p.params
     apply_locale(params)
     client = oauth2.query_client(params["client_id"])
     if client is None or not client.check_redirect_uri(params["redirect_uri"]):
-        store().delete("pending:" + uid)
+        pending.discard(uid)
         return error_page(_("Ứng dụng yêu cầu đăng nhập không còn được đăng ký với hệ thống."))
-    return proceed(params, pending, client, uid)
+    return proceed(params, client, p)
 
 
-def proceed(params: dict, pending: dict, client, uid: str | None):
+def proceed(params: dict, client, p: pending.Pending | None):
+    """Ask the policy (interaction/policy.py) what is missing. Issue: the code now. Needed:
+    store it on the pending authorization (created on the first visit, bound to this
+    browser) and start that flow (interaction/engine.py) with it. Refuse: back to the RP."""
     session = sso.current()
     citizen = db.session.get(Citizen, session.citizen_id) if session else None
     has_consent = bool(citizen) and not client.is_first_party and _consented(citizen, client,
                                                                               params["scope"])
-    decision = policy.decide(params, pending, session, citizen.sub if citizen else None, client,
-                             has_consent, hinted_sub(params), now(), flows.available(),
-                             floor=policy.login_floor(client, current_app.config["IDP"]))
+    decision = policy.decide(policy.Facts(
+        params=params, session=session,
+        floor=policy.login_floor(client, current_app.config["IDP"]),
+        highest=registry.highest_level(), available_flows=engine.available(),
+        results=p.results if p is not None else {}, citizen_sub=citizen.sub if citizen else None,
+        hint_sub=hinted_sub(params), first_party=client.is_first_party, has_consent=has_consent,
+        default_acr=client.default_acr_values, now=now()))
     state = params.get("state")
-    if decision.action == "error":
-        if uid:
-            store().delete("pending:" + uid)
+    if isinstance(decision, policy.Refuse):
+        if p is not None:
+            pending.discard(p.uid)
         return error_redirect(params["redirect_uri"], state, decision.error,
                               decision.description)
-    if decision.action == "flow":
-        if uid is None:
-            uid = random_token(24)
-            pending = {"params": params, "bid": sso.browser_binding(), "created": now()}
-            store().put("pending:" + uid, pending, current_app.config["IDP"]["flow_ttl"])
-        return redirect(flows.start(decision.flow, uid, pending, client, session), 303)
-    if uid is not None and store().take("pending:" + uid) is None:
+    if isinstance(decision, policy.Needed):
+        if p is None:
+            p = pending.create(params, client.client_id, decision)
+        else:
+            p.needed = decision
+            pending.save(p)
+        return redirect(engine.start(decision.kind, p, session).url, 303)
+    if p is not None and not pending.consume(p.uid):
         return error_page(_("Yêu cầu đăng nhập này đã được xử lý."))
     return issue_code(params, citizen, session)
 

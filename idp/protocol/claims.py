@@ -7,8 +7,6 @@ documented choice. `NgayThangNamSinh` is YYYYMMDD as one RP's comment shows.
 """
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
-
 from idp.platform.models import Citizen
 
 SCOPES = ["openid", "profile", "phone", "email", "offline_access", "dvcqg"]
@@ -21,18 +19,6 @@ CLAIMS_SUPPORTED = [
     "SoDinhDanh", "SoCMND", "HoVaTen", "NgayThangNamSinh", "GioiTinh", "SoDienThoai",
     "ThuDienTu", "LoaiTaiKhoan", "TechID", "TrangThai",
 ]
-
-# What the consent page lists for each scope.
-SCOPE_DESCRIPTIONS = {
-    "openid": _l("Mã định danh tài khoản của bạn tại hệ thống xác thực"),
-    "profile": _l("Họ và tên, giới tính, ngày sinh"),
-    "phone": _l("Số điện thoại di động"),
-    "email": _l("Địa chỉ thư điện tử"),
-    "offline_access": _l("Duy trì truy cập khi bạn không trực tuyến"),
-    "dvcqg": _l("Số định danh cá nhân (CCCD/CMND), họ tên, ngày sinh, giới tính, số điện "
-                "thoại, thư điện tử"),
-}
-
 
 def _name_parts(full_name: str) -> dict:
     # Vietnamese order: family name first, given name last, middle names between.

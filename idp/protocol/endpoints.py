@@ -7,11 +7,11 @@ import json
 from flask import Blueprint, Response, current_app, request
 from sqlalchemy import select, text
 
-from idp.protocol import claims, oauth2
 from idp.platform.crypto import sha256_hex
 from idp.platform.db import db, now
 from idp.platform.models import Citizen, Token
 from idp.platform.web import csrf
+from idp.protocol import claims, oauth2
 
 bp = Blueprint("endpoints", __name__)
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -126,20 +126,23 @@ def token():
     return response
 
 
+def _client_endpoint(name: str):
+    """RFC 7009 revocation / RFC 7662 introspection: the client's request checked first."""
+    if (refused := _refused_client_request()) is not None:
+        return refused
+    return oauth2.server().create_endpoint_response(name)
+
+
 @bp.post("/revoke")
 @csrf.exempt
 def revoke():
-    if (refused := _refused_client_request()) is not None:
-        return refused
-    return oauth2.server().create_endpoint_response("revocation")
+    return _client_endpoint("revocation")
 
 
 @bp.post("/introspect")
 @csrf.exempt
 def introspect():
-    if (refused := _refused_client_request()) is not None:
-        return refused
-    return oauth2.server().create_endpoint_response("introspection")
+    return _client_endpoint("introspection")
 
 
 def _bearer_error(error: str, description: str, status: int) -> Response:

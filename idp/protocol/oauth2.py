@@ -22,11 +22,12 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core.grants import OpenIDCode
 from authlib.oidc.core.util import create_half_hash
-from flask import current_app, g
+from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from idp.platform import audit
+from idp.platform.clients import query_client  # lives in the platform (flows use it too)
 from idp.platform.crypto import random_token, sha256_hex
 from idp.platform.db import db, now
 from idp.platform.models import AuthorizationCode, Citizen, Client, SessionClient, Token
@@ -60,17 +61,6 @@ def stored_request(params: dict) -> OAuth2Request:
     req = OAuth2Request("GET", settings()["issuer"] + "/authorize")
     req.payload = BasicOAuth2Payload(dict(params))
     return req
-
-
-def query_client(client_id):
-    """One query per request and client: Authlib asks several times while validating."""
-    if not client_id or len(client_id) > 100 or "\x00" in client_id:
-        return None
-    memo = g.setdefault("idp_clients", {})
-    if client_id not in memo:
-        memo[client_id] = db.session.execute(
-            select(Client).where(Client.client_id == client_id)).scalar()
-    return memo[client_id]
 
 
 def save_token(token: dict, request: OAuth2Request) -> None:

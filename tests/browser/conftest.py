@@ -93,8 +93,7 @@ def idp(request, monkeypatch, tmp_path, rp_server):
     from idp.platform.crypto import hash_secret
     from idp.platform.db import db
     from idp.platform.models import Client
-
-    from ..helpers import ALL_SCOPES, SECRET
+    from tests.support import ALL_SCOPES, SECRET
 
     monkeypatch.setenv("IDP_INSTANCE_DIR", str(tmp_path / "instance"))
     issuer, app = request.getfixturevalue("live_idp")
@@ -139,7 +138,7 @@ def page(request, context):
     yield page
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed and not page.is_closed():
-        from .pages import SCREENSHOTS
+        from tests.browser.pages import SCREENSHOTS
         folder = SCREENSHOTS.parent / "failures"
         folder.mkdir(parents=True, exist_ok=True)
         stem = folder / request.node.name.replace("/", "_")

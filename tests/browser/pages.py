@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import time
 from pathlib import Path
+from urllib.parse import urlencode
+
+from tests.support.oidc import auth_params, pkce_pair
+from tests.support.sms import sms_count, wait_for_code
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = Path(os.environ.get("IDP_TEST_SCREENSHOTS", ROOT / "test-artifacts" / "screenshots"))
@@ -87,20 +89,19 @@ def check(page, name: str, audit: Audit) -> None:
 
 # -- the citizen's actions -------------------------------------------------------------------
 
-def sms_count(app, phone: str) -> int:
-    return sum(1 for m in app.extensions["idp.sms"].read(limit=10 ** 6) if m["to"] == phone)
+# sms_count and wait_for_code: the one SMS gateway fake (tests/support/sms.py), re-exported.
+__all__ = ["SCREENSHOTS", "Audit", "answer_captcha", "authorize_url", "check", "fill_login",
+           "login", "login_with_code", "sms_count", "submit", "type_otp", "verify_otp",
+           "wait_for_code"]
 
 
-def wait_for_code(app, phone: str, already: int, timeout: float = 20.0) -> str:
-    """The 6-digit code of the first SMS to `phone` (E.164) after the first `already`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        messages = [m for m in app.extensions["idp.sms"].read(limit=10 ** 6) if m["to"] == phone]
-        if len(messages) > already:
-            return re.search(r"\b([0-9]{6})\b", messages[already]["text"]).group(1)
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no new SMS to {phone} (had {already})")
-        time.sleep(0.1)  # polling an outbox file, not waiting for the page
+def authorize_url(issuer: str, rp: str, client_id: str = "bt-portal", **params) -> str:
+    """The /authorize address of an authorization request by one of the browser tests'
+    clients (`bt-portal`, `bt-spa`: tests/browser/conftest.py) back to the stand-in RP."""
+    _, challenge = pkce_pair()
+    path = "/spa/callback" if client_id == "bt-spa" else "/portal/callback"
+    return f"{issuer}/authorize?" + urlencode(auth_params(
+        client_id=client_id, redirect_uri=rp + path, challenge=challenge, **params))
 
 
 def answer_captcha(page, issuer: str) -> None:

@@ -15,9 +15,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from ..helpers import CITIZEN
-from .pages import Audit, answer_captcha, check, sms_count, submit, verify_otp, wait_for_code
-from .test_idp_pages import authorize_url
+from tests.browser.pages import (
+    Audit,
+    answer_captcha,
+    authorize_url,
+    check,
+    sms_count,
+    submit,
+    verify_otp,
+    wait_for_code,
+)
+from tests.support import CITIZEN
 
 CLAIMANT = {"phone": "0905613728", "e164": "+84905613728"}
 DESCRIPTION = "Tôi chưa từng đăng ký tài khoản này; số điện thoại của tài khoản không phải của tôi."
@@ -26,7 +34,7 @@ DESCRIPTION = "Tôi chưa từng đăng ký tài khoản này; số điện tho�
 @pytest.fixture
 def carrier_registry(tmp_path, monkeypatch):
     """The carrier registers 0905613728 to CITIZEN's ID number, whose account has another
-    phone (tests/helpers.py seed)."""
+    phone (tests/support/people.py seed)."""
     path = tmp_path / "kyc.csv"
     path.write_text("msisdn,id_number,full_name,birth_date\n"
                     f"{CLAIMANT['phone']},{CITIZEN.id_number},{CITIZEN.full_name},"
@@ -75,7 +83,7 @@ def test_complaint_path_end_to_end_with_the_operator_cli(idp_with_registry, rp_s
     verify_otp(page, wait_for_code(app, CLAIMANT["e164"], already))
 
     # Both ways out, only now (after the code and the carrier check).
-    page.locator("[data-msg=account-exists]").wait_for()
+    page.locator("[data-msg='register.account_exists']").wait_for()
     assert page.locator("button[name=action][value=forgot]").is_visible()
     complain = page.get_by_test_id("register-complain")
     assert complain.is_visible()

@@ -8,18 +8,19 @@ rule")` (from .pages): the axe check runs last (`audit.assert_clean()`), so any 
 of the test still fails it, and the fix turns the xfail into an error to remove."""
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
-from ..helpers import CITIZEN, CITIZEN2, auth_params, pkce_pair, query
-from .pages import (Audit, answer_captcha, check, login, login_with_code, sms_count, submit,
-                    verify_otp, wait_for_code)
-
-
-def authorize_url(issuer: str, rp: str, client_id: str = "bt-portal", **params) -> str:
-    _, challenge = pkce_pair()
-    path = "/spa/callback" if client_id == "bt-spa" else "/portal/callback"
-    return f"{issuer}/authorize?" + urlencode(auth_params(
-        client_id=client_id, redirect_uri=rp + path, challenge=challenge, **params))
+from tests.browser.pages import (
+    Audit,
+    answer_captcha,
+    authorize_url,
+    check,
+    login,
+    login_with_code,
+    sms_count,
+    submit,
+    verify_otp,
+    wait_for_code,
+)
+from tests.support import CITIZEN, CITIZEN2, query
 
 
 def test_login_and_otp_pages_then_back_at_the_portal(idp, rp_server, page):

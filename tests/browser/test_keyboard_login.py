@@ -4,9 +4,8 @@ the error summary at the top of the form, whose link leads to the field to corre
 code page takes the code typed on the keyboard. Focus is checked with document.activeElement."""
 from __future__ import annotations
 
-from ..helpers import CITIZEN, query
-from .pages import Audit, check, sms_count, wait_for_code
-from .test_idp_pages import authorize_url
+from tests.browser.pages import Audit, authorize_url, check, sms_count, wait_for_code
+from tests.support import CITIZEN, query
 
 
 def active(page) -> dict:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from ..helpers import CITIZEN, SECRET, auth_params, pkce_pair, query
-from .pages import Audit, check, login, sms_count, verify_otp, wait_for_code
+from tests.browser.pages import Audit, check, login, sms_count, verify_otp, wait_for_code
+from tests.support import CITIZEN, SECRET, auth_params, pkce_pair, query
 
 LOGIN_REASON = "mỗi lần đăng nhập đều cần thêm mã OTP"
 STEP_UP_REASON = "Dịch vụ bạn đang truy cập yêu cầu xác thực thêm bằng mã OTP"

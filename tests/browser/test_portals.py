@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from ..conftest import free_port
-from ..helpers import CITIZEN, SECRET
-from .pages import Audit, check, login, sms_count, submit, verify_otp, wait_for_code
+from tests.browser.pages import Audit, check, login, sms_count, submit, verify_otp, wait_for_code
+from tests.support import CITIZEN, SECRET
+from tests.support.apps import free_port
 
 create_portal = pytest.importorskip("portals.app").create_portal
 

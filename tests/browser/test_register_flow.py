@@ -5,10 +5,18 @@ without waiting; the password ends on "Đăng ký thành công", whose "Tiếp t
 citizen back to the portal with a code."""
 from __future__ import annotations
 
-from .pages import (SCREENSHOTS, Audit, answer_captcha, check, sms_count, submit, verify_otp,
-                    wait_for_code)
-from .test_idp_pages import authorize_url
-from ..helpers import query
+from tests.browser.pages import (
+    SCREENSHOTS,
+    Audit,
+    answer_captcha,
+    authorize_url,
+    check,
+    sms_count,
+    submit,
+    verify_otp,
+    wait_for_code,
+)
+from tests.support import query
 
 KHOA = {"id_number": "066096311804", "full_name": "Đinh Văn Khoa", "birth_date": "1996-09-03",
         "gender": "male", "phone": "0376150942", "e164": "+84376150942"}
@@ -97,13 +105,13 @@ def test_corrected_phone_without_new_captcha_or_wait_then_success_page(idp, rp_s
     submit(page, page.get_by_test_id("register-submit"))
     page.get_by_role("heading", name="Xác nhận số điện thoại").wait_for()
     verify_otp(page, wait_for_code(app, OTHER_PHONE[1], already))
-    page.locator("[data-msg=kyc-mismatch]").wait_for()
+    page.locator("[data-msg='register.kyc_mismatch']").wait_for()
     submit(page, page.locator("button[name=action][value=edit]"))
 
     # The corrected phone: no new captcha, and the code is sent at once.
     page.locator("#full_name").wait_for()
     assert page.locator("#captcha").count() == 0
-    assert page.locator("[data-msg=captcha-credit]").is_visible()
+    assert page.locator("[data-msg='captcha.credit']").is_visible()
     check(page, "register-form-corrected", audit)
     assert page.input_value("#phone") == OTHER_PHONE[0]
     fill_form(page, issuer, KHOA["phone"], captcha=False)

@@ -1,7 +1,15 @@
-"""Database checks after a fault: nothing half-written (issue #7 item 4)."""
+"""Database checks after a fault: nothing half-written (issue #7 item 4); and `record`, which
+keeps the measurements the fault tests print."""
 from __future__ import annotations
 
-from .drive import DEMO_IDS
+import json
+import threading
+from pathlib import Path
+
+from tests.system.drive import DEMO_IDS
+
+RESULTS = Path(__file__).resolve().parent / ".results"
+_results_lock = threading.Lock()
 
 
 def assert_nothing_half_written(pg) -> None:
@@ -23,3 +31,18 @@ def assert_nothing_half_written(pg) -> None:
 
 def accounts(pg, id_number: str) -> int:
     return pg.scalar("SELECT count(*) FROM citizens WHERE id_number = %s", (id_number,))
+
+
+def record(section: str, name: str, values: dict) -> None:
+    """Print a measurement and keep it in tests/system/.results/faults.json (git-ignored)."""
+    rounded = {k: round(v, 3) if isinstance(v, float) else v for k, v in values.items()}
+    print(f"\n[{section}] {name}: " + ", ".join(f"{k}={v}" for k, v in rounded.items()))
+    with _results_lock:
+        RESULTS.mkdir(exist_ok=True)
+        path = RESULTS / "faults.json"
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            data = {}
+        data.setdefault(section, {})[name] = rounded
+        path.write_text(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True) + "\n")

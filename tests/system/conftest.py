@@ -9,17 +9,11 @@ or redis-server they are skipped with a message, except under CI=true where they
 """
 from __future__ import annotations
 
-import json
 import os
-import threading
-from pathlib import Path
 
 import pytest
 
-from .harness import Cluster, missing_tools
-
-RESULTS = Path(__file__).resolve().parent / ".results"
-_results_lock = threading.Lock()
+from tests.system.harness import Cluster, missing_tools
 
 
 def pytest_configure(config):
@@ -52,18 +46,3 @@ def cluster(system_cluster):
     """The shared cluster with every service up and both nodes ready."""
     system_cluster.ensure_healthy()
     return system_cluster
-
-
-def record(section: str, name: str, values: dict) -> None:
-    """Print a measurement and keep it in tests/system/.results/faults.json (git-ignored)."""
-    rounded = {k: round(v, 3) if isinstance(v, float) else v for k, v in values.items()}
-    print(f"\n[{section}] {name}: " + ", ".join(f"{k}={v}" for k, v in rounded.items()))
-    with _results_lock:
-        RESULTS.mkdir(exist_ok=True)
-        path = RESULTS / "faults.json"
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError):
-            data = {}
-        data.setdefault(section, {})[name] = rounded
-        path.write_text(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True) + "\n")

@@ -3,7 +3,7 @@ back end: every request carries an `X-Test-Step` tag that nginx logs next to the
 served it, so a test can show which node answered each step.
 
 The page-level helpers (`hidden`, `form_action`, `query`, `pkce_pair`) are the unit tests'
-(tests/helpers.py); the SMS codes come from the fake carrier instead of the outbox file.
+(tests/support); the SMS codes come from the fake carrier instead of the outbox file.
 """
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ import requests
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from ..helpers import form_action, hidden, pkce_pair, query
+from tests.support.oidc import pkce_pair
+from tests.support.pages import form_action, hidden, query
 
 DAKLAK = {"client_id": "dvc-daklak", "secret": "daklak-portal-demo-secret-2f6c9e81b4a7d035",
           "redirect_uri": "http://127.0.0.1:5001/auth/callback",

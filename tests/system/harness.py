@@ -27,7 +27,7 @@ from pathlib import Path
 
 import requests
 
-from ..conftest import free_port
+from tests.support.apps import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_BIN = Path(os.environ.get("IDP_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
@@ -424,7 +424,8 @@ class Node:
         try:
             wait_until(ready, timeout, 0.1, f"node {self.name} ready")
         except (AssertionError, Gone):
-            raise AssertionError(f"node {self.name} did not become ready:\n{_tail(self.log)}")
+            raise AssertionError(
+                f"node {self.name} did not become ready:\n{_tail(self.log)}") from None
 
     @property
     def alive(self) -> bool:
@@ -578,7 +579,7 @@ class LoadBalancer:
             wait_until(up, 15, 0.05, "nginx")
         except (AssertionError, Gone):
             raise AssertionError("nginx did not start:\n" + _tail(self.prefix / "stderr.log")
-                                 + _tail(self.prefix / "error.log"))
+                                 + _tail(self.prefix / "error.log")) from None
 
     def hits(self) -> list[Hit]:
         out = []

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from .harness import GUNICORN_CONF, NGINX, ROOT
+from tests.system.harness import GUNICORN_CONF, NGINX, ROOT
 
 EXAMPLE = ROOT / "config" / "nginx.example.conf"
 PRODUCTION = {"IDP_ENV": "production", "IDP_ISSUER": "https://xacthuc.example.vn",
@@ -73,7 +73,7 @@ def test_nginx_example_is_valid(tmp_path):
     from cryptography.x509.oid import NameOID
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "xacthuc.example.vn")])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
             .public_key(key.public_key()).serial_number(1).not_valid_before(now)
             .not_valid_after(now + dt.timedelta(days=1)).sign(key, hashes.SHA256()))

@@ -18,14 +18,33 @@ import pytest
 import requests
 
 from idp.platform.crypto import sha256_hex
-
-from .conftest import record
-from .checks import accounts, assert_nothing_half_written
-from .drive import (AN, HA, LINH, Agent, authorization_params, login, new_subscriber,
-                    redeem, register_to_code, set_password, start_login, start_registration,
-                    submit_otp, submit_password, submit_registration, to_otp_page)
-from .harness import (DB_CONNECT_TIMEOUT, DB_STATEMENT_TIMEOUT_MS, KYC_TIMEOUT, REDIS_TIMEOUT,
-                      SMS_TIMEOUT, wait_until)
+from tests.system.checks import accounts, assert_nothing_half_written, record
+from tests.system.drive import (
+    AN,
+    HA,
+    LINH,
+    Agent,
+    authorization_params,
+    login,
+    new_subscriber,
+    redeem,
+    register_to_code,
+    set_password,
+    start_login,
+    start_registration,
+    submit_otp,
+    submit_password,
+    submit_registration,
+    to_otp_page,
+)
+from tests.system.harness import (
+    DB_CONNECT_TIMEOUT,
+    DB_STATEMENT_TIMEOUT_MS,
+    KYC_TIMEOUT,
+    REDIS_TIMEOUT,
+    SMS_TIMEOUT,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.system, pytest.mark.xdist_group("system")]
 
@@ -384,7 +403,7 @@ def test_kyc_failing_or_hanging_creates_nothing(cluster):
     r = submit_otp(registrant, page, code)
     failing = time.monotonic() - t
     page = registrant.follow(r)
-    assert 'data-msg="kyc-unavailable"' in page.text, page.text[:500]
+    assert 'data-msg="register.kyc_unavailable"' in page.text, page.text[:500]
     assert accounts(pg, person.id_number) == 0
 
     carrier.kyc_mode = "hang"
@@ -392,7 +411,7 @@ def test_kyc_failing_or_hanging_creates_nothing(cluster):
     r = registrant.post_form(page, action="retry")  # "Thử lại": no new code needed
     hanging = time.monotonic() - t
     page = registrant.follow(r)
-    assert 'data-msg="kyc-unavailable"' in page.text, page.text[:500]
+    assert 'data-msg="register.kyc_unavailable"' in page.text, page.text[:500]
     assert accounts(pg, person.id_number) == 0
     assert failing < SLACK and hanging < KYC_TIMEOUT + SLACK
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from .conftest import record
+from tests.system.checks import record
 
 pytestmark = [pytest.mark.system, pytest.mark.xdist_group("system")]
 

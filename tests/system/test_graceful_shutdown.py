@@ -10,10 +10,9 @@ import time
 
 import pytest
 
-from .checks import assert_nothing_half_written
-from .conftest import record
-from .drive import MINH, Agent, finish, redeem, start_login, submit_otp, submit_password
-from .harness import SMS_TIMEOUT, wait_until
+from tests.system.checks import assert_nothing_half_written, record
+from tests.system.drive import MINH, Agent, finish, redeem, start_login, submit_otp, submit_password
+from tests.system.harness import SMS_TIMEOUT, wait_until
 
 pytestmark = [pytest.mark.system, pytest.mark.xdist_group("system")]
 

@@ -9,9 +9,23 @@ from urllib.parse import parse_qs, urlencode
 
 import pytest
 
-from .drive import (AN, DAKLAK, Agent, jwt_header, login, new_subscriber, redeem, refresh,
-                    register_to_code, set_password, submit_otp, userinfo, finish, verify_jwt)
-from .harness import wait_until
+from tests.system.drive import (
+    AN,
+    DAKLAK,
+    Agent,
+    finish,
+    jwt_header,
+    login,
+    new_subscriber,
+    redeem,
+    refresh,
+    register_to_code,
+    set_password,
+    submit_otp,
+    userinfo,
+    verify_jwt,
+)
+from tests.system.harness import wait_until
 
 pytestmark = [pytest.mark.system, pytest.mark.xdist_group("system")]
 

@@ -24,9 +24,9 @@ from urllib.parse import parse_qs, urlencode
 
 import pytest
 
-from .conftest import record
-from .drive import DAKLAK, HA, MINH, NGOC, Agent, login, redeem, verify_jwt
-from .harness import wait_until
+from tests.system.checks import record
+from tests.system.drive import DAKLAK, HA, MINH, NGOC, Agent, login, redeem, verify_jwt
+from tests.system.harness import wait_until
 
 pytestmark = [pytest.mark.system, pytest.mark.xdist_group("system")]
 

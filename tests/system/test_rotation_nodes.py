@@ -11,9 +11,21 @@ from urllib.parse import urlencode
 
 import pytest
 
-from .conftest import record
-from .drive import (DAKLAK, NGOC, QUOCGIA, Agent, Authorization, authorization_params,
-                    jwt_header, login, query, redeem, refresh, verify_jwt)
+from tests.system.checks import record
+from tests.system.drive import (
+    DAKLAK,
+    NGOC,
+    QUOCGIA,
+    Agent,
+    Authorization,
+    authorization_params,
+    jwt_header,
+    login,
+    query,
+    redeem,
+    refresh,
+    verify_jwt,
+)
 
 pytestmark = [pytest.mark.system, pytest.mark.xdist_group("system")]
 

@@ -11,9 +11,18 @@ code, a TOTP secret awaiting a code) are kept server-side, keyed by the session'
 """
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, flash
+
+from idp.platform.messages import Message
 
 bp = Blueprint("account", __name__, url_prefix="/account")
+
+
+def flash_message(message: Message, kind: str = "info") -> None:
+    """Show `message` on the next page (after the redirect). The session keeps only the text,
+    so the category carries the id too ("info account.phone_added"); account.html splits it
+    and renders `data-msg`."""
+    flash(message, f"{kind} {message.id}")
 
 
 def init_app(app) -> None:

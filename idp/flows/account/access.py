@@ -11,8 +11,8 @@
 How "full" is proven: the account page starts a login flow (flows.create_internal) with
 `return_to` = /account/reauth/<nonce>, and records under the nonce *that flow's id*, the
 browser binding, and the citizen expected (the session's, when there is one). When that flow
-finishes a login, flows/views.complete records which citizen and session it logged in
-(`flow-done:<flow id>`, flows.completion). Presenting the address (once: both records are
+finishes a login, interaction/pending.finish records which citizen and session it logged in
+(the completion record, flows.completion). Presenting the address (once: both records are
 taken) marks the session fresh for FRESH_AUTH_SECONDS only when:
 - the named flow finished a login, of the citizen whose session is current now (and of the
   expected citizen when one was recorded), into this very session and its latest auth_time;
@@ -34,14 +34,14 @@ from functools import wraps
 
 from flask import current_app, g, redirect, request, url_for
 
-from idp.platform import audit
 from idp import flows
+from idp.flows.account import bp
 from idp.interaction import session as sso
+from idp.interaction.policy import LEVELS, Needed, internal_needed
+from idp.platform import audit
 from idp.platform.crypto import random_token
 from idp.platform.db import db, now
 from idp.platform.models import Citizen, SsoSession
-from idp.interaction.policy import LEVELS
-from idp.flows.account import bp
 
 FRESH_AUTH_SECONDS = 300  # ASVS 5.0 7.5.1: re-authenticate before changing factors/password
 NONCE = re.compile(r"[A-Za-z0-9_-]{20,64}")
@@ -82,7 +82,7 @@ def login_redirect(next_path: str, citizen: Citizen | None = None):
         params["login_hint"] = citizen.id_number
     flow = flows.create_internal(
         "login", url_for("account.reauthenticated", nonce=nonce), params=params,
-        record_completion=True,
+        needed=_needed("login", "reauthenticate"), record_completion=True,
         handover={"return_to": url_for("account.index"), "drop": [key]})
     _store().put(key, {"bid": sso.browser_binding(), "next": next_path, "flow": flow.id,
                        "citizen_id": current_session.citizen_id if current_session else None},
@@ -90,9 +90,16 @@ def login_redirect(next_path: str, citizen: Citizen | None = None):
     return redirect(flow.url, 303)
 
 
+def _needed(kind: str, reason: str) -> Needed:
+    """The account page asks LoA2 itself (an internal pending request of kind "account"):
+    the policy's `Needed` for the flow, never below the deployment's floor."""
+    return internal_needed(kind, "LoA2", reason, current_app.config["IDP"])
+
+
 def stepup_redirect(next_path: str, citizen: Citizen):
     url = flows.start_internal("stepup", next_path, params={"acr_values": "LoA2"},
-                               data={"citizen_id": citizen.id}, begin_for=citizen)
+                               data={"citizen_id": citizen.id}, begin_for=citizen,
+                               needed=_needed("stepup", "level_below"))
     return redirect(url, 303)
 
 
@@ -114,24 +121,23 @@ def _guard(back: str | None, fresh: bool):
     return None
 
 
-def loa2_required(back: str | None = None):
-    """The view needs a LoA2 session; `back` is the page to return to after a POST."""
+def _guarded(back: str | None, fresh: bool):
     def decorator(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
-            return _guard(back, fresh=False) or view(*args, **kwargs)
+            return _guard(back, fresh=fresh) or view(*args, **kwargs)
         return wrapper
     return decorator
+
+
+def loa2_required(back: str | None = None):
+    """The view needs a LoA2 session; `back` is the page to return to after a POST."""
+    return _guarded(back, fresh=False)
 
 
 def fresh_required(back: str | None = None):
     """The view changes a factor or the password: fresh full authentication needed."""
-    def decorator(view):
-        @wraps(view)
-        def wrapper(*args, **kwargs):
-            return _guard(back, fresh=True) or view(*args, **kwargs)
-        return wrapper
-    return decorator
+    return _guarded(back, fresh=True)
 
 
 @bp.get("/reauth/<nonce>")

@@ -3,7 +3,7 @@
 TOTP enrolment: the secret is created server-side, kept sealed under the key-encryption key
 in the ephemeral store under `acct-totp:<sid>` while it awaits confirmation, shown as text
 and as a QR code (an SVG data: URI, allowed by the CSP's img-src), and bound to the account
-only after a current code from the app matches (factors.totp_matches); that code's time step
+only after a current code from the app matches (idp/methods/totp.matches); that code's time step
 is recorded, so it cannot be replayed at the next login. One app per account.
 
 Recovery codes: a new set replaces the old one; the codes are rendered in the response to
@@ -14,18 +14,16 @@ from __future__ import annotations
 import base64
 
 import segno
-from flask import current_app, flash, make_response, redirect, render_template, request, url_for
-from flask_babel import gettext as _
-from sqlalchemy import select
+from flask import current_app, make_response, redirect, render_template, request, url_for
 
-from idp.platform import audit
 from idp.accounts import factors
-from idp.platform.keys import seal, unseal
-from idp.platform.models import AuthMethod
-from idp.platform.db import db
-from idp.flows.account import bp
+from idp.flows.account import bp, flash_message, notify
 from idp.flows.account.access import current, fresh_required, loa2_required
-from idp.flows.account import notify
+from idp.methods import registry, totp
+from idp.platform import audit
+from idp.platform.db import db
+from idp.platform.keys import seal, unseal
+from idp.platform.messages import msg
 
 ENROL_TTL = 600
 
@@ -49,14 +47,14 @@ def _pending_secret(account, create: bool) -> str | None:
         return unseal(_kek(), base64.b64decode(record["sealed"]), aad).decode()
     if not create:
         return None
-    secret = factors.new_totp_secret()
+    secret = totp.new_secret()
     sealed = base64.b64encode(seal(_kek(), secret.encode(), aad)).decode()
     _store().put(_key(account), {"sealed": sealed}, ENROL_TTL)
     return secret
 
 
 def _enrol_page(account, secret: str, errors: dict, status: int = 200):
-    uri = factors.provisioning_uri(secret, account.citizen)
+    uri = totp.provisioning_uri(secret, account.citizen)
     qr = segno.make(uri, error="m").svg_data_uri(scale=5, border=4)
     grouped = " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))
     return render_template("account_totp.html", qr=qr, uri=uri, secret=grouped,
@@ -68,8 +66,7 @@ def _enrol_page(account, secret: str, errors: dict, status: int = 200):
 def totp_new():
     account = current()
     if factors.has_totp(account.citizen):
-        flash(_("Tài khoản đã có ứng dụng xác thực. Hãy gỡ ứng dụng cũ trước khi thêm ứng dụng "
-                "mới."), "error")
+        flash_message(msg("account.totp_exists"), "error")
         return redirect(url_for("account.index"), 303)
     return _enrol_page(account, _pending_secret(account, create=True), {})
 
@@ -82,13 +79,12 @@ def totp_confirm():
     account = current()
     secret = _pending_secret(account, create=False)
     if secret is None or factors.has_totp(account.citizen):
-        flash(_("Yêu cầu thêm ứng dụng xác thực đã hết hạn. Vui lòng thực hiện lại."), "error")
+        flash_message(msg("account.totp_request_expired"), "error")
         return redirect(url_for("account.index"), 303)
     code = (request.form.get("otp") or "").strip()
-    step = factors.totp_matches(secret, code) if code else None
+    step = totp.matches(secret, code) if code else None
     if step is None:
-        message = _("Mã xác thực không đúng. Hãy nhập mã đang hiển thị trong ứng dụng.") \
-            if code else _("Vui lòng nhập mã xác thực.")
+        message = msg("account.totp_wrong") if code else msg("otp.required")
         return _enrol_page(account, secret, {"otp": message}, 400)
     if _store().take(_key(account)) is None:  # a parallel submission won
         return redirect(url_for("account.index"), 303)
@@ -96,7 +92,7 @@ def totp_confirm():
     factors.add_totp(account.citizen, secret, step, commit=False)
     notify.stage(account.citizen.id, notices, "totp_added")
     db.session.commit()
-    flash(_("Đã thêm ứng dụng xác thực."), "info")
+    flash_message(msg("account.totp_added"))
     return redirect(url_for("account.index"), 303)
 
 
@@ -104,22 +100,19 @@ def totp_confirm():
 @fresh_required()
 def totp_remove(method_id: int):
     citizen = current().citizen
-    method = db.session.scalar(select(AuthMethod).where(
-        AuthMethod.id == method_id, AuthMethod.citizen_id == citizen.id,
-        AuthMethod.kind == "totp"))
-    if method is None:
+    if not any(e.id == method_id for e in registry.by_id("totp").enrolments(citizen)):
         return redirect(url_for("account.index"), 303)
     # Never the last second factor: the default phone (Citizen.phone) always remains.
     if request.method == "GET":
         return render_template(
-            "account_confirm.html", title=_("Gỡ ứng dụng xác thực"),
-            message=_("Ứng dụng xác thực sẽ không còn dùng được để đăng nhập vào tài khoản."),
-            button=_("Gỡ ứng dụng xác thực"))
+            "account_confirm.html", title=msg("account.totp_remove_title"),
+            message=msg("account.totp_remove_text"), button=msg("account.totp_remove_button"))
     notices = notify.reserve(citizen.id, [citizen.phone], "totp_removed")
-    db.session.delete(method)
+    if not registry.by_id("totp").remove(citizen, method_id):  # staged; committed below
+        return redirect(url_for("account.index"), 303)
     notify.stage(citizen.id, notices, "totp_removed")
     audit.record("factor.totp_removed", citizen_id=citizen.id)  # commits all three
-    flash(_("Đã gỡ ứng dụng xác thực."), "info")
+    flash_message(msg("account.totp_removed"))
     return redirect(url_for("account.index"), 303)
 
 

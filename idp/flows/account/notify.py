@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from flask import current_app
 
-from idp.platform import audit, outbox, sms
+from idp.accounts import notices
+from idp.platform import audit, sms
 from idp.platform.audit import mask_phone
 
 NOTIFY_PER_HOUR = 20
@@ -50,12 +51,12 @@ def reserve(citizen_id: int, phones: list[str], kind: str) -> list[str]:
                          phone=mask_phone(phone), kind=kind)
             continue
         allowed.append(phone)
-    return outbox.reserve_notices(allowed, citizen_id, kind)
+    return notices.reserve(allowed, citizen_id, kind)
 
 
 def stage(citizen_id: int, reserved: list[str], kind: str) -> None:
     """Add the notices to the session's transaction (the caller commits with its change)."""
-    message_ids = outbox.stage_notices(reserved, text(kind), kind, citizen_id)
+    message_ids = notices.stage(reserved, text(kind), kind, citizen_id)
     for phone, message_id in zip(reserved, message_ids):
         audit.record("account.notified", citizen_id=citizen_id, phone=mask_phone(phone),
                      kind=kind, message_id=message_id, commit=False)

@@ -11,21 +11,20 @@ from __future__ import annotations
 
 import ipaddress
 
-from flask import current_app, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
+from flask import current_app, redirect, render_template, request, url_for
 from sqlalchemy import select, update
 
-from idp.platform import audit, humanize
-from idp.accounts import factors, passwords
-from idp.protocol import logout
-from idp.platform.audit import mask_id_number, mask_phone
-from idp.platform.crypto import hash_password, verify_password
-from idp.platform.db import db, now
-from idp.platform.models import SsoSession, Token
-from idp.flows.account import access, bp
+from idp.accounts import passwords, signout
+from idp.flows.account import access, bp, flash_message, notify
 from idp.flows.account.access import current, fresh_required, loa2_required
-from idp.flows.account import notify
-from idp.flows.account.phones import MAX_PHONES, phone_rows
+from idp.flows.account.phones import MAX_PHONES
+from idp.methods import registry
+from idp.platform import audit, humanize
+from idp.platform.audit import mask_id_number, mask_phone
+from idp.platform.crypto import verify_password
+from idp.platform.db import db, now
+from idp.platform.messages import msg
+from idp.platform.models import SsoSession, Token
 
 PASSWORD_TRIES = 5
 PASSWORD_WINDOW = 900
@@ -62,11 +61,11 @@ def active_sessions(citizen_id: int) -> list[SsoSession]:
 def index():
     account = current()
     citizen = account.citizen
-    totp = next((m for m in factors.methods(citizen) if m.kind == "totp"), None)
+    methods = registry.second_factors()
     return render_template(
         "account.html", citizen=citizen, masked_id=mask_id_number(citizen.id_number),
-        masked_phone=mask_phone(citizen.phone), phones=phone_rows(citizen), totp=totp,
-        recovery_left=factors.recovery_codes_left(citizen),
+        masked_phone=mask_phone(citizen.phone), methods=methods,
+        enrolled={m.id: m.enrolments(citizen) for m in methods},
         sessions=active_sessions(citizen.id), current_sid=account.session.sid,
         max_phones=MAX_PHONES, mask_phone=mask_phone, mask_ip=mask_ip,
         fresh=access.is_fresh(account.session), fresh_minutes=access.FRESH_AUTH_SECONDS // 60)
@@ -86,7 +85,7 @@ def revoke_other_sessions(account) -> int:
         Token.citizen_id == citizen_id, Token.sid != sid, Token.revoked_at.is_(None))
         .values(revoked_at=t)).rowcount
     # The portals those sessions logged in to are told too (back-channel logout).
-    notified = logout.end_sessions(sids, "sign_out_others", revoke_tokens=False,
+    notified = signout.end_sessions(sids, "sign_out_others", revoke_tokens=False,
                                    commit=False)["notified"]
     db.session.commit()
     audit.record("account.sessions_revoked", citizen_id=citizen_id, sessions=count,
@@ -98,8 +97,8 @@ def revoke_other_sessions(account) -> int:
 @loa2_required(back="account.index")
 def sessions_revoke_others():
     count = revoke_other_sessions(current())
-    flash(_("Đã đăng xuất %(num)d phiên khác.", num=count) if count else
-          _("Không có phiên đăng nhập nào khác."), "info")
+    flash_message(msg("account.sessions_revoked", num=count) if count else
+                  msg("account.no_other_sessions"))
     return redirect(url_for("account.index") + "#sessions", 303)
 
 
@@ -111,10 +110,10 @@ def _password_errors(account, form) -> dict:
     errors = {}
     current_password = form.get("current_password") or ""
     if not current_password:
-        errors["current_password"] = _("Vui lòng nhập mật khẩu hiện tại.")
+        errors["current_password"] = msg("account.current_password_required")
     elif len(current_password) > 1024 or not verify_password(citizen.password_hash,
                                                              current_password):
-        errors["current_password"] = _("Mật khẩu hiện tại không đúng.")
+        errors["current_password"] = msg("account.current_password_wrong")
     errors.update(passwords.check(form.get("password") or "", form.get("password_confirm") or "",
                                   passwords.context_for(citizen)))
     return errors
@@ -135,9 +134,8 @@ def password():
     key = f"acct-pwfail:{account.citizen.id}"
     sign_out_others = request.form.get("sign_out_others") == "1"
     if store.incr(key, PASSWORD_WINDOW, 0) >= PASSWORD_TRIES:
-        return _password_page({"form": _("Bạn đã nhập sai mật khẩu hiện tại quá nhiều lần. "
-                                         "Vui lòng thử lại sau %(num)d phút.",
-                                         num=PASSWORD_WINDOW // 60)}, sign_out_others, 429)
+        return _password_page({"form": msg("account.current_password_locked",
+                                           num=PASSWORD_WINDOW // 60)}, sign_out_others, 429)
     errors = _password_errors(account, request.form)
     if errors:
         if "current_password" in errors and request.form.get("current_password"):
@@ -149,10 +147,8 @@ def password():
             strength = passwords.strength_label(request.form["password"])
         return _password_page(errors, sign_out_others, 400, strength)
     citizen = account.citizen
-    password_hash = hash_password(request.form["password"])
     notices = notify.reserve(citizen.id, [citizen.phone], "password_changed")
-    citizen.password_hash = password_hash
-    citizen.password_changed_at = now()
+    passwords.store(citizen, request.form["password"])
     notify.stage(citizen.id, notices, "password_changed")
     db.session.commit()
     store.delete(key)
@@ -160,5 +156,5 @@ def password():
                  signed_out_others=sign_out_others)
     if sign_out_others:
         revoke_other_sessions(account)
-    flash(_("Đã đổi mật khẩu."), "info")
+    flash_message(msg("account.password_changed"))
     return redirect(url_for("account.index"), 303)

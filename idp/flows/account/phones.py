@@ -15,20 +15,22 @@ per-challenge send limit hold across cancel-and-restart within the session.
 """
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from idp.accounts import otp
+from idp.accounts.factors import phone_rows
+from idp.accounts.validation import ValidationError, normalize_phone
+from idp.flows.account import bp, flash_message, notify
+from idp.flows.account.access import current, fresh_required, loa2_required
+from idp.methods import registry
+from idp.methods.refusal import Refusal, code_required, refused, wrong_code
 from idp.platform import audit
-from idp.accounts import factors, otp
 from idp.platform.audit import mask_phone
 from idp.platform.db import db
-from idp.flows.second_factor import refusal_message
+from idp.platform.messages import is_known, msg
 from idp.platform.models import AuthMethod, Citizen
-from idp.accounts.validation import ValidationError, normalize_phone
-from idp.flows.account import bp
-from idp.flows.account.access import current, fresh_required, loa2_required
-from idp.flows.account import notify
 
 MAX_PHONES = 3
 ENROL_TTL = 600  # the new phone's code must be entered within 10 minutes (NIST: ≤ 10 min)
@@ -36,27 +38,6 @@ ENROL_TTL = 600  # the new phone's code must be entered within 10 minutes (NIST:
 
 def _store():
     return current_app.extensions["idp.store"]
-
-
-def _rows(citizen: Citizen) -> list[AuthMethod]:
-    return [m for m in factors.methods(citizen) if m.kind == "sms"]
-
-
-def phone_rows(citizen: Citizen) -> list[AuthMethod]:
-    """The account's phones, default first; creates the row of the registered number when
-    the account has none (once: a short mutex keeps two parallel requests from both doing
-    it)."""
-    rows = _rows(citizen)
-    if rows or not citizen.phone:
-        return rows
-    if _store().add(f"acct-phones-init:{citizen.id}", {}, 30):
-        rows = _rows(citizen)
-        if not rows:
-            db.session.add(AuthMethod(citizen_id=citizen.id, kind="sms", phone=citizen.phone,
-                                      is_default=True))
-            db.session.commit()
-            rows = _rows(citizen)
-    return rows
 
 
 def _row(citizen: Citizen, method_id: int) -> AuthMethod | None:
@@ -82,6 +63,8 @@ PHONE_ERRORS = {
 
 
 def _phone_error(exc: ValidationError) -> str:
+    if is_known(exc.code):  # the validation catalogue's message, once it has one
+        return msg(exc.code)
     message = PHONE_ERRORS.get(exc.code)
     return message() if message else _("Số điện thoại di động không hợp lệ (cần 10 chữ số, "
                                        "đầu số của nhà mạng Việt Nam, ví dụ 0941234947).")
@@ -97,8 +80,7 @@ def phone_new():
     rows = phone_rows(citizen)
     replace = _row(citizen, request.args.get("replace", type=int) or 0)
     if replace is None and len(rows) >= MAX_PHONES:
-        flash(_("Tài khoản đã có tối đa %(num)d số điện thoại. Vui lòng xóa bớt một số trước "
-                "khi thêm số mới.", num=MAX_PHONES), "error")
+        flash_message(msg("account.phones_full_remove_first", num=MAX_PHONES), "error")
         return redirect(url_for("account.index"), 303)
     errors, value = {}, ""
     if request.method == "POST":
@@ -109,7 +91,7 @@ def phone_new():
             errors["phone"] = _phone_error(exc)
         else:
             if any(r.phone == phone for r in rows):
-                errors["phone"] = _("Số điện thoại này đã có trong tài khoản.")
+                errors["phone"] = msg("account.phone_exists")
             else:
                 return _send_first_code(account, phone, replace, value)
     return _phone_page(errors, value, replace, 400 if errors else 200)
@@ -122,18 +104,24 @@ def _phone_page(errors: dict, value: str, replace: AuthMethod | None, status: in
                            replace=replace, mask_phone=mask_phone), status, headers or {}
 
 
-def _refused(exc: otp.OtpRefused) -> tuple[int, dict]:
-    """Status and headers for a refused send (429 + Retry-After when waiting helps)."""
-    if exc.retry_after:
-        return 429, {"Retry-After": str(exc.retry_after)}
-    return (503 if exc.reason == "sms_failed" else 400), {}
+def _headers(refusal: Refusal) -> dict:
+    """Retry-After when waiting helps (with the 429 of idp/methods/refusal.py)."""
+    return {"Retry-After": str(refusal.retry_after)} if refusal.retry_after else {}
 
 
-def _send_first_code(account, phone: str, replace: AuthMethod | None, typed: str):
+def _send(account, phone: str) -> Refusal | None:
+    """A code to the new number (purpose "phone"); the refusal when none was sent."""
     try:
         otp.send(_otp_id(account), "phone", phone, account.citizen.id)
     except otp.OtpRefused as exc:
-        return _phone_page({"form": refusal_message(exc)}, typed, replace, *_refused(exc))
+        return refused(exc)
+    return None
+
+
+def _send_first_code(account, phone: str, replace: AuthMethod | None, typed: str):
+    refusal = _send(account, phone)
+    if refusal is not None:
+        return _phone_page(refusal.errors(), typed, replace, refusal.status, _headers(refusal))
     _store().put(_state_key(account), {"phone": phone, "replace": replace.id if replace else None},
                  ENROL_TTL)
     audit.record("factor.phone_code_sent", citizen_id=account.citizen.id,
@@ -149,7 +137,7 @@ def phone_verify():
     account = current()
     state = _store().get(_state_key(account))
     if state is None:
-        flash(_("Yêu cầu thêm số điện thoại đã hết hạn. Vui lòng thực hiện lại."), "error")
+        flash_message(msg("account.phone_request_expired"), "error")
         return redirect(url_for("account.index"), 303)
     errors, status, headers = {}, 200, {}
     if request.method == "POST":
@@ -158,13 +146,10 @@ def phone_verify():
             _store().delete(_state_key(account))
             return redirect(url_for("account.index"), 303)
         if action == "resend":
-            try:
-                otp.send(_otp_id(account), "phone", state["phone"], account.citizen.id)
-            except otp.OtpRefused as exc:
-                errors = {"form": refusal_message(exc)}
-                status, headers = _refused(exc)
-            else:
+            refusal = _send(account, state["phone"])
+            if refusal is None:
                 return redirect(url_for("account.phone_verify"), 303)
+            errors, status, headers = refusal.errors(), refusal.status, _headers(refusal)
         else:
             outcome = _verify(account, state)
             if not isinstance(outcome, tuple):
@@ -179,14 +164,17 @@ def phone_verify():
 def _verify(account, state):
     """(errors, status) to show the page again, or the response after binding."""
     code = (request.form.get("otp") or "").strip()
-    if not code:
-        return {"otp": _("Vui lòng nhập mã xác thực.")}, 400
     try:
-        ok = otp.verify(_otp_id(account), "phone", code, account.citizen)
-    except otp.OtpRefused as exc:
-        return {"form": refusal_message(exc)}, 429 if exc.reason == "locked" else 400
-    if not ok:
-        return {"otp": _("Mã xác thực không đúng.")}, 400
+        if not code:
+            raise code_required()
+        try:
+            ok = otp.verify(_otp_id(account), "phone", code, account.citizen)
+        except otp.OtpRefused as exc:
+            raise refused(exc) from None
+        if not ok:
+            raise wrong_code()
+    except Refusal as refusal:
+        return refusal.errors(), refusal.status
     _store().delete(_state_key(account))
     return _bind(account.citizen, state["phone"], state.get("replace"))
 
@@ -194,12 +182,12 @@ def _verify(account, state):
 def _bind(citizen: Citizen, phone: str, replace_id: int | None):
     rows = phone_rows(citizen)
     if any(r.phone == phone for r in rows):
-        flash(_("Số điện thoại này đã có trong tài khoản."), "info")
+        flash_message(msg("account.phone_exists"), "info")
         return redirect(url_for("account.index"), 303)
     old_default = citizen.phone
     replaced = _row(citizen, replace_id) if replace_id else None
     if replaced is None and len(rows) >= MAX_PHONES:
-        flash(_("Tài khoản đã có tối đa %(num)d số điện thoại.", num=MAX_PHONES), "error")
+        flash_message(msg("account.phones_full", num=MAX_PHONES), "error")
         return redirect(url_for("account.index"), 303)
     if replaced is not None:
         kind, told, replaced_phone = "phone_changed", [replaced.phone, old_default], replaced.phone
@@ -220,10 +208,10 @@ def _bind(citizen: Citizen, phone: str, replace_id: int | None):
         audit.record("factor.phone_changed", citizen_id=citizen.id,
                      old=mask_phone(replaced_phone), new=mask_phone(phone),
                      default=new.is_default)
-        flash(_("Đã đổi số điện thoại nhận mã xác thực."), "info")
+        flash_message(msg("account.phone_changed"))
     else:
         audit.record("factor.phone_added", citizen_id=citizen.id, phone=mask_phone(phone))
-        flash(_("Đã thêm số điện thoại mới."), "info")
+        flash_message(msg("account.phone_added"))
     return redirect(url_for("account.index"), 303)
 
 
@@ -249,7 +237,7 @@ def phone_default(method_id: int):
         db.session.commit()
         audit.record("factor.phone_default", citizen_id=citizen.id,
                      phone=mask_phone(target.phone), previous=mask_phone(previous))
-    flash(_("Đã đặt số điện thoại mặc định."), "info")
+    flash_message(msg("account.phone_default_set"))
     return redirect(url_for("account.index"), 303)
 
 
@@ -262,21 +250,19 @@ def phone_remove(method_id: int):
     if target is None:
         return redirect(url_for("account.index"), 303)
     if target.is_default or len(rows) < 2:
-        flash(_("Không thể xóa số điện thoại mặc định. Hãy đặt một số khác làm mặc định trước, "
-                "hoặc dùng “Đổi số”."), "error")
+        flash_message(msg("account.phone_default_kept"), "error")
         return redirect(url_for("account.index"), 303)
     if request.method == "GET":
         return render_template(
-            "account_confirm.html", title=_("Xóa số điện thoại"),
-            message=_("Số %(phone)s sẽ không còn nhận được mã xác thực của tài khoản.",
-                      phone=mask_phone(target.phone)),
-            button=_("Xóa số điện thoại"))
+            "account_confirm.html", title=msg("account.phone_remove_title"),
+            message=msg("account.phone_remove_text", phone=mask_phone(target.phone)),
+            button=msg("account.phone_remove_button"))
     phone, target_id = target.phone, target.id
     notices = notify.reserve(citizen.id, [citizen.phone, phone], "phone_removed")
-    target = db.session.get(AuthMethod, target_id)
-    db.session.delete(target)
+    if not registry.by_id("sms").remove(citizen, target_id):  # staged; committed below
+        return redirect(url_for("account.index"), 303)
     notify.stage(citizen.id, notices, "phone_removed")
     db.session.commit()
     audit.record("factor.phone_removed", citizen_id=citizen.id, phone=mask_phone(phone))
-    flash(_("Đã xóa số điện thoại."), "info")
+    flash_message(msg("account.phone_removed"))
     return redirect(url_for("account.index"), 303)

@@ -16,11 +16,11 @@ import importlib
 import pkgutil
 import re
 from collections.abc import Callable
-from typing import Any, Union
+from typing import Any
 
 from flask_babel import LazyString
 
-Entry = Union[LazyString, str, Callable[..., str]]
+Entry = LazyString | str | Callable[..., str]
 ID = re.compile(r"[a-z0-9_]+(\.[a-z0-9_]+)+")
 
 
@@ -30,7 +30,7 @@ class Message(str):
 
     id: str
 
-    def __new__(cls, msg_id: str, text: str) -> "Message":
+    def __new__(cls, msg_id: str, text: str) -> Message:
         obj = super().__new__(cls, text)
         obj.id = msg_id
         return obj

@@ -1,0 +1,98 @@
+"""Registration, step 1: the account type and the verification method (seed §1 Bước 3).
+Options that do not work yet are shown disabled; a hand-made POST choosing one gets a field
+error that names only what is really possible (`choice_errors`). Later issues add their
+methods with `register_method` (the same key replaces)."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from flask_babel import lazy_gettext as _l
+
+from idp.platform.messages import Message, msg
+
+
+@dataclass(frozen=True)
+class AccountType:
+    key: str
+    label: str
+    available: bool = False
+
+
+@dataclass(frozen=True)
+class VerificationMethod:
+    """One way of proving identity at registration. `first_state` is the flow state the
+    method starts in; a method that is not `available` is shown as such and cannot be
+    chosen."""
+    key: str
+    label: str
+    level: str  # IAL2 | IAL3
+    available: bool = False
+    first_state: str | None = None
+    account_types: tuple[str, ...] = ("citizen",)
+    note: str | None = None
+
+
+ACCOUNT_TYPES: dict[str, AccountType] = {a.key: a for a in (
+    AccountType("citizen", _l("Công dân"), True),
+    AccountType("business", _l("Doanh nghiệp")),
+    AccountType("agency", _l("Cơ quan nhà nước")),
+)}
+
+METHODS: dict[str, VerificationMethod] = {}
+
+
+def register_method(method: VerificationMethod) -> None:
+    METHODS[method.key] = method
+
+
+for _m in (
+    VerificationMethod("mobile", _l("Thuê bao di động"), "IAL2", True, "form"),
+    VerificationMethod("vssid", _l("Bảo hiểm xã hội"), "IAL2"),
+    VerificationMethod("bca", _l("Bộ Công An"), "IAL2"),
+    VerificationMethod("vnpost", _l("Bưu điện Việt Nam"), "IAL2",
+                       note=_l("Tài khoản cung cấp từ “Bưu điện Việt Nam” không dành cho "
+                               "CBCCVC cơ quan nhà nước.")),
+    VerificationMethod("usb_token", _l("USB ký số"), "IAL3"),
+    VerificationMethod("sim_pki", _l("SIM ký số"), "IAL3"),
+    VerificationMethod("smartca", _l("VNPT SmartCA"), "IAL3"),
+):
+    register_method(_m)
+
+
+def usable_methods(account_type: str) -> list[VerificationMethod]:
+    return [m for m in METHODS.values() if m.available and account_type in m.account_types]
+
+
+def _quoted(methods: Iterable[VerificationMethod]) -> str:
+    return ", ".join(f"“{m.label}”" for m in methods)
+
+
+def choice_errors(atype: AccountType | None,
+                  method: VerificationMethod | None) -> dict[str, Message]:
+    """Field errors for a choice the page does not offer (the radios of unavailable options
+    are disabled, so only a hand-made POST gets here). Each message names only what is
+    really possible, so no combination reads as a contradiction: an unavailable account type
+    is reported on its own (the method is not judged against it), an unavailable method
+    names the methods that work for the chosen type, and an available method that does not
+    fit the type says so."""
+    errors: dict[str, Message] = {}
+    if atype is None:
+        errors["account_type"] = msg("register.account_type_required")
+    elif not atype.available:
+        errors["account_type"] = msg("register.account_type_unsupported", type=atype.label)
+    if method is None:
+        errors["method"] = msg("register.method_required")
+    elif atype is None or not atype.available:
+        pass  # the account type is the problem: judge the method once a type works
+    elif not method.available:
+        usable = usable_methods(atype.key)
+        if usable:
+            errors["method"] = msg("register.method_unsupported_use", method=method.label,
+                                   usable=_quoted(usable))
+        else:
+            errors["method"] = msg("register.method_unsupported", method=method.label)
+    elif atype.key not in method.account_types:
+        errors["method"] = msg("register.method_wrong_type", method=method.label,
+                               type=atype.label)
+    return errors

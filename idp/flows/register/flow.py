@@ -1,0 +1,289 @@
+"""The registration flow kind: one handler per state, each returning an engine outcome
+(Stay / Goto / Finish / HandOver) within the declared `transitions`. The rules it follows
+(enumeration, captcha credit, atomic creation) are in the package docstring."""
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from flask import render_template, url_for
+from werkzeug.datastructures import MultiDict
+
+from idp.accounts import kyc, otp, passwords
+from idp.flows.claim import claim
+from idp.flows.register import limits
+from idp.flows.register import person as people
+from idp.flows.register.choice import ACCOUNT_TYPES, METHODS, choice_errors
+from idp.flows.register.limits import challenge_id, settings, store
+from idp.interaction import pending
+from idp.interaction import session as sso
+from idp.interaction.engine import Finish, Flow, FlowKind, Goto, HandOver, Outcome, Stay, ViewResult
+from idp.methods import refusal as refusals
+from idp.platform import audit, captcha, clients, sms
+from idp.platform.crypto import hash_password, sha256_hex
+from idp.platform.messages import msg
+
+DAY = 24 * 3600
+# registration's own words for a refused send (methods.refusal.refused overrides)
+SEND_WORDS = {"flow_budget": "register.flow_budget"}
+NOTICES = {"unavailable": "register.kyc_unavailable", "mismatch": "register.kyc_mismatch",
+           "creating": "register.creating"}
+
+
+def _phone_fail_key(phone: str) -> str:
+    return "otp-fail-phone:" + sha256_hex(phone or "-")  # otp.record_failure(None, ...)
+
+
+def _client_name(flow: Flow) -> str:
+    client = clients.query_client(flow.client_id) if flow.client_id else None
+    return str(client.client_name) if client else ""
+
+
+class RegisterFlow(FlowKind):
+    name = "register"
+    initial_state = "choose"
+    transitions: ClassVar[dict[str, frozenset[str]]] = {
+        "choose": frozenset({"form"}),
+        "form": frozenset({"choose", "code"}),
+        "code": frozenset({"form", "code", "unavailable", "mismatch", "exists", "password"}),
+        "unavailable": frozenset({"form", "unavailable", "mismatch", "exists", "password"}),
+        "mismatch": frozenset({"form"}),
+        "exists": frozenset(),
+        "password": frozenset({"creating"}),
+        "creating": frozenset({"done", "exists", "password"}),
+        "done": frozenset(),
+    }
+
+    # ----------------------------------------------------------------------- pages
+    def render(self, flow: Flow, errors: dict[str, Any] | None = None,
+               values: dict[str, Any] | None = None) -> ViewResult:
+        errors, values = errors or {}, values or {}
+        context = {"action": url_for("flows.submit", flow_id=flow.id), "errors": errors}
+        state = flow.state
+        if state == "choose":
+            # What was chosen stays checked if it can be chosen; otherwise the default does.
+            atype = str(values.get("account_type") or flow.data.get("account_type") or "")
+            key = str(values.get("method") or flow.data.get("method") or "")
+            return render_template(
+                "register_choose.html", account_types=list(ACCOUNT_TYPES.values()),
+                methods=list(METHODS.values()),
+                account_type=atype if getattr(ACCOUNT_TYPES.get(atype), "available", False)
+                else "citizen",
+                method=key if getattr(METHODS.get(key), "available", False) else "mobile",
+                **context)
+        if state == "form":
+            shown = dict(flow.data.get("typed") or {}, **values)
+            credit = limits.captcha_credit(flow.id)
+            return render_template(
+                "register_form.html", values=shown, account_type=flow.data.get("account_type"),
+                method=flow.data.get("method"), captcha_credit=credit,
+                credit_notice=msg("captcha.credit") if credit else None,
+                captcha_id=None if credit else captcha.issue(
+                    store(), settings()["captcha_ttl"], bound_to=flow.id, purpose="register"),
+                refresh_captcha_url=flow.url, **context)
+        if state == "code":
+            ch = otp.challenge(challenge_id(flow))
+            resent = (ch.sends if ch else 0) > 1
+            return render_template(
+                "register_code.html", phone=people.national(flow.data["person"]["phone"]),
+                resend_in=otp.seconds_until_resend(challenge_id(flow)), resent=resent,
+                resent_notice=msg("register.code_resent") if resent else None, **context)
+        if state == "done":
+            return render_template("register_done.html", done=flow.data.get("done") or {},
+                                   client_name=_client_name(flow),
+                                   notice=msg("register.done"), **context)
+        if state == "password":
+            return render_template("register_password.html", hint=passwords.HINT,
+                                   strength=values.get("strength"), **context)
+        reason = flow.data.get("reason")
+        notice_id = NOTICES.get(state) or ("register.phone_taken" if reason == "phone"
+                                           else "register.account_exists")
+        return render_template("register_result.html", state=state, reason=reason,
+                               notice=msg(notice_id), **context)
+
+    def handle(self, flow: Flow, form: MultiDict[str, str]) -> Outcome:
+        steps = {"choose": self._choose, "form": self._form, "code": self._code,
+                 "unavailable": self._unavailable, "mismatch": self._mismatch,
+                 "exists": self._exists, "password": self._password, "done": self._done,
+                 "creating": self._creating}
+        return steps[flow.state](flow, form)
+
+    # ----------------------------------------------------------------------- choose
+    def _choose(self, flow: Flow, form: MultiDict[str, str]) -> Outcome:
+        account_type = form.get("account_type") or ""
+        key = form.get("method") or ""
+        keep = {"account_type": account_type[:20], "method": key[:20]}
+        method = METHODS.get(key)
+        errors = choice_errors(ACCOUNT_TYPES.get(account_type), method)
+        if errors or method is None or method.first_state is None:
+            return Stay(errors, keep, 400)
+        flow.data.update(account_type=account_type, method=key)
+        return Goto(method.first_state)
+
+    # ----------------------------------------------------------------------- form
+    def _form(self, flow: Flow, form: MultiDict[str, str]) -> Outcome:
+        if form.get("action") == "back":
+            return Goto("choose")
+        typed: dict[str, Any] = {f: (form.get(f) or "").strip()[:200]
+                                 for f in people.FORM_FIELDS}
+        typed["consent"] = form.get("consent") in people.CONSENT_VALUES
+        # Captcha first: a solved one covers CAPTCHA_SUBMISSIONS submissions of this flow,
+        # so a refused send or a correction does not need a new one (package docstring).
+        if not limits.pass_captcha(flow, form):
+            return Stay({"captcha": msg("captcha.invalid")}, typed, 400)
+        person, errors = people.validate_form(form)
+        if errors:
+            return Stay(errors, typed, 400)
+        if limits.kyc_queries(flow.id) >= limits.KYC_MAX_PER_FLOW:
+            return Stay({"form": msg("register.kyc_budget")}, typed, 429)
+        cid = limits.challenge_for(flow, person["phone"])
+        if cid is None:
+            return Stay({"phone": msg("register.too_many_phones")}, typed, 429)
+        flow.data.update(person=person, typed=typed, possession=False, ownership=False,
+                         reason=None, challenge=cid)
+        try:
+            otp.send(cid, "register", person["phone"])
+        except otp.OtpRefused as exc:
+            audit.record("register.code_not_sent", client_id=flow.client_id or None,
+                         phone=audit.mask_phone(person["phone"]), reason=exc.reason)
+            return Stay.refused(refusals.refused(exc, SEND_WORDS), typed)
+        audit.record("register.started", client_id=flow.client_id or None,
+                     phone=audit.mask_phone(person["phone"]),
+                     id_number=audit.mask_id_number(person["id_number"]))
+        return Goto("code")
+
+    # ----------------------------------------------------------------------- code
+    def _code(self, flow: Flow, form: MultiDict[str, str]) -> Outcome:
+        person = flow.data["person"]
+        if form.get("action") == "edit":
+            return Goto("form")
+        if form.get("action") == "resend":
+            try:
+                otp.send(challenge_id(flow), "register", person["phone"])
+            except otp.OtpRefused as exc:
+                return Stay.refused(refusals.refused(exc, SEND_WORDS))
+            return Goto("code")
+        failures = store().incr(_phone_fail_key(person["phone"]), DAY, 0)
+        if failures >= settings()["otp_account_cap"]:
+            return Stay.refused(refusals.refused(otp.OtpRefused("locked", DAY)))
+        code = (form.get("otp") or "").strip()
+        if not code:
+            return Stay.refused(refusals.code_required())
+        try:
+            ok = otp.verify(challenge_id(flow), "register", code)
+        except otp.OtpRefused as exc:
+            return Stay.refused(refusals.refused(exc))
+        if not ok:
+            return Stay.refused(refusals.wrong_code())
+        store().delete(_phone_fail_key(person["phone"]))
+        flow.data["possession"] = True
+        audit.record("register.possession_ok", client_id=flow.client_id or None,
+                     phone=audit.mask_phone(person["phone"]))
+        return self._after_possession(flow)
+
+    def _after_possession(self, flow: Flow) -> Outcome:
+        """Ownership (carrier KYC), then the existing-account check (package docstring)."""
+        person = flow.data["person"]
+        try:
+            matched = kyc.match(person["phone"], person["id_number"], person["full_name"],
+                                person["birth_date"])
+        except kyc.KycError as exc:
+            audit.record("register.kyc_unavailable", client_id=flow.client_id or None,
+                         error=str(exc))
+            return Goto("unavailable")
+        limits.count_kyc_query(flow.id)  # an answered query
+        if not matched:
+            audit.record("register.ownership_mismatch", client_id=flow.client_id or None,
+                         phone=audit.mask_phone(person["phone"]),
+                         id_number=audit.mask_id_number(person["id_number"]))
+            return Goto("mismatch")
+        flow.data["ownership"] = True
+        audit.record("register.ownership_ok", client_id=flow.client_id or None,
+                     phone=audit.mask_phone(person["phone"]),
+                     id_number=audit.mask_id_number(person["id_number"]))
+        reason = people.existing(person)
+        if reason:
+            return self._to_exists(flow, reason)
+        return Goto("password")
+
+    def _to_exists(self, flow: Flow, reason: str) -> Outcome:
+        flow.data["reason"] = reason
+        person = flow.data["person"]
+        if reason == "id_number" and not flow.data.get("alerted"):
+            flow.data["alerted"] = True
+            owner = people.owner_of(person["id_number"])
+            if owner is not None:
+                # Through the outbox (platform/outbox.py), committed with the audit row below.
+                from idp.accounts import notices
+                from idp.accounts.factors import phones
+                notices.stage(
+                    notices.reserve(phones(owner)[:1], owner.id, "register_alert"),
+                    msg("sms.register_alert", service=sms.SERVICE_NAME), "register_alert",
+                    owner.id)
+        audit.record("register.exists", client_id=flow.client_id or None, reason=reason,
+                     id_number=audit.mask_id_number(person["id_number"]))
+        return Goto("exists")
+
+    # ----------------------------------------------------------------------- outcomes
+    def _unavailable(self, flow: Flow, form: MultiDict[str, str]) -> Outcome:
+        if not flow.data.get("possession"):
+            return Goto("form")
+        return self._after_possession(flow)  # "Thử lại": no new code needed
+
+    def _mismatch(self, flow: Flow, form: MultiDict[str, str]) -> Outcome:
+        return Goto("form")  # "Sửa thông tin": a new captcha and a new code
+
+    def _exists(self, flow: Flow, form: MultiDict[str, str]) -> Outcome:
+        if form.get("action") == "forgot":
+            return HandOver("recover", {}, {"register_done": True})
+        if form.get("action") == "complain":
+            # "Khiếu nại: tài khoản này không phải của tôi" (flows/complaint.py): offered only
+            # here, after possession and ownership; complaint_data refuses anything else.
+            data = people.complaint_data(flow.data)
+            if data is None:
+                return Stay({"form": msg("register.session_invalid")}, status=403)
+            return HandOver("complaint", data, {"register_done": True})
+        return Finish({"register_done": True})  # "Đăng nhập"
+
+    def _done(self, flow: Flow, form: MultiDict[str, str]) -> Outcome:
+        """"Tiếp tục" on "Đăng ký thành công": the login happened at the password step
+        (pending already re-bound), so the authorization resumes. Any other POST (a late
+        duplicate of the password form) just shows the page again."""
+        if form.get("action") != "continue":
+            return Stay({})
+        return Finish({"login_done": True, "register_done": True})
+
+    def _creating(self, flow: Flow, form: MultiDict[str, str]) -> Outcome:
+        return Stay({"form": msg("register.creating")}, status=409)
+
+    # ----------------------------------------------------------------------- password
+    def _password(self, flow: Flow, form: MultiDict[str, str]) -> Outcome:
+        person = flow.data.get("person") or {}
+        if not (flow.data.get("possession") and flow.data.get("ownership")):
+            return Stay({"form": msg("register.session_invalid")}, status=403)
+        password = form.get("password") or ""
+        context = passwords.Context(person["id_number"], (person["phone"],),
+                                    person["birth_date"], person["full_name"])
+        errors = passwords.check(password, form.get("password_confirm") or "", context)
+        if errors:
+            strength = None
+            if "password" not in errors:
+                strength = passwords.strength_label(password)
+            return Stay(errors, {"strength": strength}, 400)
+        password_hash = hash_password(password)
+        claim(self, flow, "creating")  # a double submit creates at most one account
+        outcome = people.create(flow, person, password_hash)
+        if not isinstance(outcome, str):
+            sso.start(outcome, "LoA2", ["pwd", "sms", "mfa"])
+            # The login renewed the browser binding; the flow goes on to "done" under it, so
+            # its pending authorization follows now (the engine does this on Finish).
+            pending.follow_login(flow.pending)
+            flow.data = {"done": {"id_number": audit.mask_id_number(person["id_number"]),
+                                  "phone": audit.mask_phone(person["phone"]),
+                                  "full_name": person["full_name"]}}
+            return Goto("done")  # saved under the renewed browser binding
+        if outcome in ("id_number", "phone"):
+            return self._to_exists(flow, outcome)
+        claim(self, flow, "password")  # nothing was created: the citizen may try again
+        if outcome == "busy":
+            return Stay({"form": msg("register.phone_busy")}, status=409)
+        return Stay({"form": msg("register.create_failed")}, status=503)

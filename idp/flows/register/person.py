@@ -1,0 +1,150 @@
+"""Registration's data about the person: the form's checks (`validate_form`), whether the
+ID number or the phone already has an account, and the creation of the account in one
+transaction (package docstring, "Atomicity")."""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from werkzeug.datastructures import MultiDict
+
+from idp.accounts.validation import (
+    ValidationError,
+    check_cccd_consistency,
+    normalize_email,
+    normalize_name,
+    normalize_phone,
+    parse_birth_date,
+    parse_gender,
+    parse_id_number,
+)
+from idp.flows.register.limits import store
+from idp.interaction.engine import Flow
+from idp.platform import audit
+from idp.platform.crypto import sha256_hex
+from idp.platform.db import db, now
+from idp.platform.messages import msg
+from idp.platform.models import AuthMethod, Citizen
+
+FORM_FIELDS = ("full_name", "id_number", "birth_date", "gender", "phone", "email")
+CONSENT_VALUES = ("yes", "on", "1", "true")
+
+
+def validate_form(form: MultiDict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(normalised person, field errors). Each field is checked on its own so that every
+    invalid field gets its own message; the CCCD consistency check runs when the ID number,
+    birth date and gender are each valid."""
+    person: dict[str, Any] = {}
+    errors: dict[str, Any] = {}
+
+    def run(name: str, fn: Callable[..., Any], *args: Any) -> None:
+        try:
+            person[name] = fn(*args)
+        except ValidationError as exc:
+            errors[name] = exc.message
+
+    run("full_name", normalize_name, form.get("full_name") or "")
+    run("id_number", parse_id_number, form.get("id_number") or "")
+    if not (form.get("birth_date") or "").strip():
+        errors["birth_date"] = msg("register.birth_date_required")
+    else:
+        run("birth_date", parse_birth_date, form.get("birth_date") or "")
+    if not form.get("gender"):
+        errors["gender"] = msg("register.gender_required")
+    else:
+        run("gender", parse_gender, form.get("gender"))
+    if {"id_number", "birth_date", "gender"} <= set(person):
+        try:
+            check_cccd_consistency(person["id_number"], person["birth_date"], person["gender"])
+        except ValidationError as exc:
+            errors["id_number"] = exc.message
+    run("phone", normalize_phone, form.get("phone") or "")
+    run("email", normalize_email, form.get("email") or "")
+    if form.get("consent") not in CONSENT_VALUES:
+        errors["consent"] = msg("register.consent_required")
+    if "birth_date" in person:
+        person["birth_date"] = person["birth_date"].isoformat()
+    return person, errors
+
+
+COMPLAINT_FIELDS = ("id_number", "full_name", "birth_date", "phone")
+
+
+def complaint_data(flow_data: dict[str, Any]) -> dict[str, Any] | None:
+    """The complaint flow's data (flows/complaint.py), from a registration flow's data; None
+    unless that flow proved possession and ownership and ended on an existing account of its
+    ID number. The only builder of that data, so the complaint form says nothing about
+    accounts that the caller was not already told."""
+    person = flow_data.get("person") or {}
+    if not (flow_data.get("possession") and flow_data.get("ownership")
+            and flow_data.get("reason") == "id_number"
+            and all(person.get(f) for f in COMPLAINT_FIELDS)):
+        return None
+    return {"person": {f: person[f] for f in COMPLAINT_FIELDS}, "proven": True}
+
+
+def national(phone: str) -> str:
+    """'+84941234947' -> '0941234947': the phone as the citizen typed it (no spaces)."""
+    return "0" + phone[3:] if phone.startswith("+84") else phone
+
+
+def phone_in_use(phone: str) -> bool:
+    return db.session.scalar(
+        select(Citizen.id).outerjoin(AuthMethod, AuthMethod.citizen_id == Citizen.id)
+        .where(Citizen.status != "deleted",
+               or_(Citizen.phone == phone, AuthMethod.phone == phone)).limit(1)) is not None
+
+
+def existing(person: dict[str, Any]) -> str | None:
+    """Why this person cannot register: "id_number" or "phone" already has an account."""
+    if db.session.scalar(select(Citizen.id).where(
+            Citizen.id_number == person["id_number"])) is not None:
+        return "id_number"
+    if phone_in_use(person["phone"]):
+        return "phone"
+    return None
+
+
+def owner_of(id_number: str) -> Citizen | None:
+    return db.session.scalar(select(Citizen).where(Citizen.id_number == id_number))
+
+
+def create(flow: Flow, person: dict[str, Any], password_hash: str) -> Citizen | str:
+    """One transaction: the Citizen, its default SMS method, the audit row. Returns the
+    Citizen, or why not: "id_number" / "phone" (already used), "busy", "error"."""
+    lock = "register-phone:" + sha256_hex(person["phone"])
+    if not store().add(lock, {"flow": flow.id}, 30):
+        return "busy"
+    try:
+        if phone_in_use(person["phone"]):
+            return "phone"
+        citizen = Citizen(sub=str(uuid.uuid4()), id_number=person["id_number"],
+                          full_name=person["full_name"], birth_date=person["birth_date"],
+                          gender=person["gender"], phone=person["phone"],
+                          email=person.get("email"), password_hash=password_hash)
+        db.session.add(citizen)
+        db.session.flush()
+        db.session.add(AuthMethod(citizen_id=citizen.id, kind="sms", phone=person["phone"],
+                                  is_default=True, created_at=now()))
+        audit.record("register.created", citizen_id=citizen.id,
+                     client_id=flow.client_id or None, commit=False,
+                     method=flow.data.get("method"), ial="IAL2",
+                     phone=audit.mask_phone(person["phone"]))
+        db.session.commit()
+        return citizen
+    except IntegrityError:
+        db.session.rollback()
+        return "id_number"
+    except SQLAlchemyError as exc:
+        db.session.rollback()
+        current_app.logger.warning("registration failed: %s", exc.__class__.__name__)
+        return "error"
+    finally:
+        try:
+            store().delete(lock)
+        except SQLAlchemyError:
+            pass
