@@ -20,7 +20,7 @@ MESSAGES = {
                                   "xuat."),
     "sms.recovery_rejected": ("%(service)s: Yeu cau doi so dien thoai nhan ma xac thuc khong "
                               "duoc chap nhan. Chi tiet: goi 18001096."),
-    # complaints (accounts/complaints.py); %(ref)s is the complaint reference KN-XXXXXXXX
+    # complaints (accounts/complaints.py); %(ref)s is complaint reference, "KN-" + 8 characters
     "sms.complaint_filed": ("%(service)s: Co nguoi khieu nai rang tai khoan dich vu cong mang so "
                             "CCCD/CMND cua ban khong phai cua ban (%(ref)s). Tai khoan van hoat "
                             "dong. Hoi dap: goi 1800 1096."),
