@@ -1,5 +1,6 @@
 """Interactive steps (DESIGN.md §2): one module per flow kind (login, stepup, consent,
-register, recover, complaint), run by the flow engine (idp/interaction/engine.py), which
+register, recover, complaint, and the account page's enrolments: account_phone,
+account_totp, account_recovery_codes), run by the flow engine (idp/interaction/engine.py), which
 knows them only through `engine.register` here. A flow the policy asks for but that is not
 registered (e.g. a PKI login for LoA3) ends the request with `access_denied` instead of a
 fake success.
@@ -14,6 +15,9 @@ from typing import Any
 
 from flask import Flask
 
+from idp.flows.account.authenticator import TotpEnrolment
+from idp.flows.account.phones import PhoneEnrolment
+from idp.flows.account.recovery_codes import RecoveryCodesIssue
 from idp.flows.complaint import ComplaintFlow
 from idp.flows.consent import ConsentFlow
 from idp.flows.login import LoginFlow
@@ -26,8 +30,9 @@ from idp.interaction.pending import Handover
 from idp.interaction.policy import Needed
 from idp.platform.models import Citizen
 
-ALL_KINDS: tuple[engine.FlowKind, ...] = (LoginFlow(), StepUpFlow(), ConsentFlow(),
-                                          RecoverFlow(), RegisterFlow(), ComplaintFlow())
+ALL_KINDS: tuple[engine.FlowKind, ...] = (
+    LoginFlow(), StepUpFlow(), ConsentFlow(), RecoverFlow(), RegisterFlow(), ComplaintFlow(),
+    PhoneEnrolment(), TotpEnrolment(), RecoveryCodesIssue())
 # The kind of the internal pending request a flow kind runs on when the IdP's own pages
 # start it: recovery outside any portal, the account page's (re-)authentication.
 INTERNAL_KIND = {"recover": pending.RECOVERY, "login": pending.ACCOUNT,

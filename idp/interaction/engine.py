@@ -31,24 +31,33 @@ import logging
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from idp.interaction import pending as pendings
 from idp.interaction import session as sso
+from idp.interaction.outcomes import Finish as Finish  # the outcomes, re-exported for the flows
+from idp.interaction.outcomes import Goto as Goto
+from idp.interaction.outcomes import HandOver as HandOver
+from idp.interaction.outcomes import Login as Login
+from idp.interaction.outcomes import Outcome as Outcome
+from idp.interaction.outcomes import RefusalLike as RefusalLike
+from idp.interaction.outcomes import Refuse as Refuse
+from idp.interaction.outcomes import Stay as Stay
 from idp.interaction.pending import Handover, Pending
 from idp.interaction.policy import Needed
 from idp.platform.crypto import random_token
 from idp.platform.db import db, now
-from idp.platform.messages import Message, msg
+from idp.platform.messages import msg
 from idp.platform.models import Citizen, SsoSession
 
 log = logging.getLogger("idp.flows")
 bp = Blueprint("flows", __name__)
 FLOW_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 ViewResult = Any  # what a Flask view returns: a Response, or (body, status[, headers])
+Fields = dict[str, Any] | None  # a page's field errors or typed values, by field name
 
 
 class FlowGone(Exception):
@@ -75,7 +84,8 @@ class Flow:
 
     @property
     def url(self) -> str:
-        return url_for("flows.show", flow_id=self.id)
+        """The page of the flow's current state (its kind's `url`)."""
+        return KINDS[self.kind].url(self)
 
     @property
     def internal(self) -> bool:
@@ -89,84 +99,27 @@ class Flow:
                 "needed": self.needed.to_record() if self.needed else None}
 
 
-# --------------------------------------------------------------------------- outcomes
-
-class RefusalLike(Protocol):
-    """What a sign-in method's refusal offers (idp.methods.Refusal)."""
-    message: Message
-    status: int
-    retry_after: int
-
-
-@dataclass
-class Stay:
-    """Show the current step again with `errors` ({field or "form": Message}) and the typed
-    `values`; `retry_after` seconds go out as Retry-After (with a 429)."""
-    errors: dict[str, Any]
-    values: dict[str, Any] = field(default_factory=dict)
-    status: int = 200
-    retry_after: int = 0
-
-    @classmethod
-    def refused(cls, refusal: RefusalLike, values: dict[str, Any] | None = None) -> Stay:
-        """The Stay for a sign-in method's refusal (its field, message, status, wait)."""
-        where = str(getattr(refusal, "field", "form"))
-        return cls({where: refusal.message}, values or {}, refusal.status, refusal.retry_after)
-
-
-@dataclass
-class Goto:
-    """Go to `state`: must be in `transitions[flow.state]` of the kind."""
-    state: str
-
-
-@dataclass
-class Login:
-    """A login this flow finished: the engine starts the SSO session (session.sign_in)."""
-    citizen: Citizen
-    acr: str
-    amr: list[str]
-    remember: bool = False
-
-
-@dataclass
-class Finish:
-    """The flow is done; `result` (e.g. {"login_done": True}) is merged into the pending
-    authorization before it resumes. `next_flow` = (kind, data) is the older spelling of
-    `HandOver` (kept while register/recover/complaint move)."""
-    result: dict[str, bool] = field(default_factory=dict)
-    next_flow: tuple[str, dict[str, Any]] | None = None
-    login: Login | None = None
-
-
-@dataclass
-class HandOver:
-    """The same pending authorization goes on in a flow of `kind` (e.g. registration →
-    "Quên mật khẩu?"); `result` is merged first; what was bound to this flow is dropped."""
-    kind: str
-    data: dict[str, Any] = field(default_factory=dict)
-    result: dict[str, bool] = field(default_factory=dict)
-
-
-@dataclass
-class Refuse:
-    """End the flow on an error page with `message` (a catalogue Message)."""
-    message: Message
-    status: int = 400
-    title: Message | None = None
-
-
-Outcome = Stay | Goto | Finish | HandOver | Refuse
-
-
 # --------------------------------------------------------------------------- kinds
 
 class FlowKind(ABC):
     """A kind of flow. `transitions[state]` = the states a submit in `state` may go to
-    (itself included if it may Goto itself); every state is a key."""
+    (itself included if it may Goto itself); every state is a key, and a flow starts in
+    `initial_state`: the table's first state unless declared. A kind with `routed` set is
+    served at URLs of its own (`url`, e.g. the account page's enrolments), never at
+    /flows/<id>."""
     name: ClassVar[str] = ""
     initial_state: ClassVar[str] = ""
     transitions: ClassVar[dict[str, frozenset[str]]] = {}
+    routed: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "initial_state" not in cls.__dict__ and cls.transitions:
+            cls.initial_state = next(iter(cls.transitions))
+
+    def url(self, flow: Flow) -> str:
+        """The page of `flow` in its current state."""
+        return url_for("flows.show", flow_id=flow.id)
 
     def initial_data(self, session: SsoSession | None) -> dict[str, Any]:
         """Flow data at creation, from the browser's SSO session (None when logged out)."""
@@ -177,13 +130,18 @@ class FlowKind(ABC):
         return None  # most kinds need nothing
 
     @abstractmethod
-    def render(self, flow: Flow, errors: dict[str, Any] | None = None,
-               values: dict[str, Any] | None = None) -> ViewResult:
+    def render(self, flow: Flow, errors: Fields = None, values: Fields = None) -> ViewResult:
         """The page of the flow's current state (GET, or a POST that stays)."""
 
     @abstractmethod
     def handle(self, flow: Flow, form: MultiDict[str, str]) -> Outcome:
         """A POST to the flow's current state."""
+
+
+def table(**targets: str) -> dict[str, frozenset[str]]:
+    """A transition table written as `state="target other"` (space-separated targets; "" for
+    a final state): `table(form="filing", filing="done form", done="")`."""
+    return {state: frozenset(names.split()) for state, names in targets.items()}
 
 
 KINDS: dict[str, FlowKind] = {}
@@ -222,21 +180,30 @@ def _ttl() -> int:
     return int(current_app.config["IDP"]["flow_ttl"])
 
 
-def create(kind: FlowKind | str, p: Pending, data: dict[str, Any] | None = None) -> Flow:
-    """A new flow of `kind` for the pending authorization `p`, bound to this browser."""
+def create(kind: FlowKind | str, p: Pending, data: dict[str, Any] | None = None,
+           flow_id: str | None = None) -> Flow:
+    """A new flow of `kind` for the pending authorization `p`, bound to this browser.
+    `flow_id`: a routed kind's own id (one flow per session, e.g. the account page's
+    enrolments); a flow already there under that id is replaced, and a request still
+    holding the old one fails its next save (the store's revision moved on)."""
     k = KINDS[kind] if isinstance(kind, str) else kind
-    flow = Flow(id=random_token(24), kind=k.name, state=k.initial_state, pending=p.uid,
-                client_id=p.client_id or "", data=data or {}, created=now(), needed=p.needed)
+    flow = Flow(id=flow_id or random_token(24), kind=k.name, state=k.initial_state,
+                pending=p.uid, client_id=p.client_id or "", data=data or {}, created=now(),
+                needed=p.needed)
     _store().put("flow:" + flow.id, flow.to_record(), _ttl())
+    if flow_id is not None:
+        found = _store().get_rev("flow:" + flow.id)
+        flow.rev = found[1] if found is not None else 0
     return flow
 
 
 def start(kind: str, p: Pending, session: SsoSession | None = None,
-          data: dict[str, Any] | None = None, begin_for: Citizen | None = None) -> Flow:
+          data: dict[str, Any] | None = None, begin_for: Citizen | None = None,
+          flow_id: str | None = None) -> Flow:
     """Create a flow of `kind` for `p` with its initial data and, for a known citizen (the
     session's, or `begin_for`), its `begin` step."""
     k = KINDS[kind]
-    flow = create(k, p, k.initial_data(session) if data is None else data)
+    flow = create(k, p, k.initial_data(session) if data is None else data, flow_id)
     citizen = begin_for
     if citizen is None and session is not None:
         citizen = db.session.get(Citizen, session.citizen_id)
@@ -249,12 +216,12 @@ def start(kind: str, p: Pending, session: SsoSession | None = None,
 def start_internal(kind: str, pending_kind: str, return_to: str, needed: Needed | None = None,
                    params: dict[str, str] | None = None, data: dict[str, Any] | None = None,
                    begin_for: Citizen | None = None, *, record_completion: bool = False,
-                   handover: Handover | None = None) -> Flow:
+                   handover: Handover | None = None, flow_id: str | None = None) -> Flow:
     """A flow for the IdP's own pages, on an internal pending request (pending.create_internal)
     that sends the browser to `return_to` when the flow finishes."""
     p = pendings.create_internal(pending_kind, return_to, params, needed=needed,
                                  record_completion=record_completion, handover=handover)
-    return start(kind, p, None, data or {}, begin_for)
+    return start(kind, p, None, data or {}, begin_for, flow_id)
 
 
 def load(flow_id: str) -> Flow:
@@ -308,6 +275,9 @@ def respond(kind: FlowKind, flow: Flow, outcome: Outcome) -> ViewResult:
             log.error("flow %s: undeclared transition %s -> %s refused", flow.kind, flow.state,
                       outcome.state)
             return conflict_page()
+        if outcome.login is not None:  # the flow goes on logged in: its pending follows
+            _sign_in(outcome.login)
+            pendings.follow_login(flow.pending)
         flow.state = outcome.state
         save(flow)
         return redirect(flow.url, 303)
@@ -315,8 +285,6 @@ def respond(kind: FlowKind, flow: Flow, outcome: Outcome) -> ViewResult:
         finish(flow)
         return render_template("error.html", title=outcome.title or msg("flow.refused_title"),
                                message=outcome.message), outcome.status
-    if isinstance(outcome, Finish) and outcome.next_flow is not None:
-        outcome = HandOver(outcome.next_flow[0], outcome.next_flow[1], outcome.result)
     if isinstance(outcome, HandOver):
         return _hand_over(flow, outcome)
     return _finish(flow, outcome)
@@ -326,14 +294,20 @@ def _finish(flow: Flow, outcome: Finish) -> ViewResult:
     if not finish(flow):
         return conflict_page()
     if outcome.login is not None:
-        who = outcome.login
-        sso.sign_in(who.citizen, who.acr, who.amr, who.remember)
+        _sign_in(outcome.login)
     p = pendings.finish(flow.pending, outcome.result, flow_id=flow.id, flow_kind=flow.kind)
     if p is None:
         return gone_page()
+    if outcome.show is not None:
+        return outcome.show, 200, {"Cache-Control": "no-store"}
     if p.return_to:
         return redirect(p.return_to, 303)  # an internal request: back to our own page
     return redirect(url_for("authorize.resume", uid=p.uid), 303)
+
+
+def _sign_in(who: Login) -> None:
+    """The one place a flow's login starts the SSO session."""
+    sso.sign_in(who.citizen, who.acr, who.amr, who.remember)
 
 
 def _hand_over(flow: Flow, outcome: HandOver) -> ViewResult:
@@ -345,25 +319,33 @@ def _hand_over(flow: Flow, outcome: HandOver) -> ViewResult:
     return redirect(create(outcome.kind, p, outcome.data).url, 303)
 
 
-@bp.get("/flows/<flow_id>")
-def show(flow_id: str) -> ViewResult:
-    try:
-        flow = load(flow_id)
-        return KINDS[flow.kind].render(flow)
-    except FlowGone:
-        return gone_page()
-
-
-@bp.post("/flows/<flow_id>")
-def submit(flow_id: str) -> ViewResult:
+def answer(flow_id: str, form: MultiDict[str, str] | None = None, *,
+           routed: bool = False) -> ViewResult:
+    """GET (no `form`): the page of the flow's current state; POST: its kind handles the
+    form and `respond` maps the outcome. A routed kind answers only at its own URLs
+    (`routed=True`), a /flows/<id> kind only there."""
     try:
         flow = load(flow_id)
         kind = KINDS[flow.kind]
-        return respond(kind, flow, kind.handle(flow, request.form))
+        if kind.routed != routed:
+            return gone_page()
+        if form is None:
+            return kind.render(flow)
+        return respond(kind, flow, kind.handle(flow, form))
     except FlowConflict:
         return conflict_page()
     except FlowGone:
         return gone_page()
+
+
+@bp.get("/flows/<flow_id>")
+def show(flow_id: str) -> ViewResult:
+    return answer(flow_id)
+
+
+@bp.post("/flows/<flow_id>")
+def submit(flow_id: str) -> ViewResult:
+    return answer(flow_id, request.form)
 
 
 def hand_over_login(flow_id: str, kind: str) -> ViewResult:

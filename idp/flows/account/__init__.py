@@ -4,10 +4,11 @@ change, and active sessions with "sign out the others".
 
 - access.py: LoA2 to view; a fresh full authentication to change a factor or the password;
 - overview.py: the page itself, password change, sessions;
-- phones.py, authenticator.py: the factors; notify.py: SMS notifications of changes.
+- phones.py, authenticator.py, recovery_codes.py: the factors; their enrolments are flow
+  kinds (enrolment.py); notify.py: SMS notifications of changes.
 
 Every change is a POST form with the CSRF token; in-progress enrolments (a phone awaiting its
-code, a TOTP secret awaiting a code) are kept server-side, keyed by the session's sid.
+code, a TOTP secret awaiting a code) are flows kept server-side, one per kind and session.
 """
 from __future__ import annotations
 
@@ -26,5 +27,10 @@ def flash_message(message: Message, kind: str = "info") -> None:
 
 
 def init_app(app) -> None:
-    from idp.flows.account import authenticator, overview, phones  # noqa: F401 - the routes
+    from idp.flows.account import (  # noqa: F401 - the routes
+        authenticator,
+        overview,
+        phones,
+        recovery_codes,
+    )
     app.register_blueprint(bp)

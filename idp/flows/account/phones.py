@@ -9,21 +9,38 @@ first), so an account always keeps a second factor. Accounts created before this
 no `AuthMethod` rows for their phone (factors.phones falls back to Citizen.phone): the row is
 created the first time the account page lists the phones.
 
-The phone awaiting its code lives in the ephemeral store under `acct-phone:<sid>` (never in
-the page); its OTP challenge under the id `acct-phone-<sid>`, so the resend cooldown and the
-per-challenge send limit hold across cancel-and-restart within the session.
+Adding or changing a phone is the flow kind `account_phone` (enrolment.py): number → code →
+bound. The phone awaiting its code lives in the flow (server-side, never in the page); its
+OTP challenge under the id `acct-phone-<sid>`, so the resend cooldown and the per-challenge
+send limit hold across cancel-and-restart within the session.
 """
 from __future__ import annotations
 
-from flask import current_app, redirect, render_template, request, url_for
+from typing import ClassVar
+
+from flask import redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
 
 from idp.accounts import otp
 from idp.accounts.factors import phone_rows
 from idp.accounts.validation import ValidationError, normalize_phone
-from idp.flows.account import bp, flash_message, notify
-from idp.flows.account.access import current, fresh_required, loa2_required
+from idp.flows.account import bp, enrolment, flash_message, notify
+from idp.flows.account.access import Account, current, fresh_required, loa2_required
+from idp.flows.account.enrolment import AccountFlow
+from idp.flows.claim import claim
+from idp.interaction.engine import (
+    Fields,
+    Finish,
+    Flow,
+    FlowKind,
+    Goto,
+    Outcome,
+    Stay,
+    ViewResult,
+    table,
+)
 from idp.methods import registry
 from idp.methods.refusal import Refusal, code_required, refused, wrong_code
 from idp.platform import audit
@@ -33,11 +50,7 @@ from idp.platform.messages import is_known, msg
 from idp.platform.models import AuthMethod, Citizen
 
 MAX_PHONES = 3
-ENROL_TTL = 600  # the new phone's code must be entered within 10 minutes (NIST: ≤ 10 min)
-
-
-def _store():
-    return current_app.extensions["idp.store"]
+KIND = "account_phone"
 
 
 def _row(citizen: Citizen, method_id: int) -> AuthMethod | None:
@@ -46,11 +59,7 @@ def _row(citizen: Citizen, method_id: int) -> AuthMethod | None:
         AuthMethod.kind == "sms"))
 
 
-def _state_key(account) -> str:
-    return "acct-phone:" + account.session.sid
-
-
-def _otp_id(account) -> str:
+def _otp_id(account: Account) -> str:
     return "acct-phone-" + account.session.sid
 
 
@@ -72,44 +81,63 @@ def _phone_error(exc: ValidationError) -> str:
 
 # --------------------------------------------------------------------------- add / change
 
-@bp.route("/phones/new", methods=["GET", "POST"])
-@fresh_required()
-def phone_new():
+class PhoneEnrolment(AccountFlow):
+    """Add a phone, or change one (`replace`: the AuthMethod it replaces): the number, then
+    the code sent to it; "bound" is claimed before the phone is bound."""
+
+    name = KIND
+    transitions = table(number="code", code="code bound", bound="")
+    endpoints: ClassVar[dict[str, str]] = {"code": "account.phone_verify"}  # number: url()
+
+    def url(self, flow: Flow) -> str:
+        if flow.state == "number":
+            return url_for("account.phone_new", replace=flow.data.get("replace"))
+        return super().url(flow)
+
+    def render(self, flow: Flow, errors: Fields = None, values: Fields = None) -> ViewResult:
+        account = current()
+        if flow.state == "number":
+            return render_template(
+                "account_phone.html", action=self.url(flow), errors=errors or {},
+                value=(values or {}).get("phone", ""), mask_phone=mask_phone,
+                replace=_row(account.citizen, flow.data.get("replace") or 0))
+        return render_template("account_phone_code.html", errors=errors or {},
+                               masked_phone=mask_phone(flow.data["phone"]),
+                               resend_in=otp.seconds_until_resend(_otp_id(account)),
+                               changing=bool(flow.data.get("replace")))
+
+    def handle(self, flow: Flow, form: MultiDict[str, str]) -> Outcome:
+        if flow.state == "number":
+            return _number(flow, form)
+        action = form.get("action")
+        if action == "cancel":
+            return Finish()
+        if action == "resend":
+            refusal = _send(current(), flow.data["phone"])
+            return Goto("code") if refusal is None else Stay.refused(refusal)
+        return _confirm(self, flow, form)
+
+
+def _number(flow: Flow, form: MultiDict[str, str]) -> Outcome:
+    """The number typed: a valid mobile number not on the account gets a code."""
     account = current()
-    citizen = account.citizen
-    rows = phone_rows(citizen)
-    replace = _row(citizen, request.args.get("replace", type=int) or 0)
-    if replace is None and len(rows) >= MAX_PHONES:
-        flash_message(msg("account.phones_full_remove_first", num=MAX_PHONES), "error")
-        return redirect(url_for("account.index"), 303)
-    errors, value = {}, ""
-    if request.method == "POST":
-        value = (request.form.get("phone") or "").strip()[:30]
-        try:
-            phone = normalize_phone(value)
-        except ValidationError as exc:
-            errors["phone"] = _phone_error(exc)
-        else:
-            if any(r.phone == phone for r in rows):
-                errors["phone"] = msg("account.phone_exists")
-            else:
-                return _send_first_code(account, phone, replace, value)
-    return _phone_page(errors, value, replace, 400 if errors else 200)
+    value = (form.get("phone") or "").strip()[:30]
+    try:
+        phone = normalize_phone(value)
+    except ValidationError as exc:
+        return Stay({"phone": _phone_error(exc)}, {"phone": value}, 400)
+    if any(r.phone == phone for r in phone_rows(account.citizen)):
+        return Stay({"phone": msg("account.phone_exists")}, {"phone": value}, 400)
+    refusal = _send(account, phone)
+    if refusal is not None:
+        return Stay.refused(refusal, {"phone": value})
+    flow.data["phone"] = phone
+    audit.record("factor.phone_code_sent", citizen_id=account.citizen.id,
+                 phone=mask_phone(phone), change=bool(flow.data.get("replace")))
+    return Goto("code")
 
 
-def _phone_page(errors: dict, value: str, replace: AuthMethod | None, status: int,
-                headers: dict | None = None):
-    action = url_for("account.phone_new", replace=replace.id if replace else None)
-    return render_template("account_phone.html", action=action, errors=errors, value=value,
-                           replace=replace, mask_phone=mask_phone), status, headers or {}
-
-
-def _headers(refusal: Refusal) -> dict:
-    """Retry-After when waiting helps (with the 429 of idp/methods/refusal.py)."""
-    return {"Retry-After": str(refusal.retry_after)} if refusal.retry_after else {}
-
-
-def _send(account, phone: str) -> Refusal | None:
+def _send(account: Account, phone: str) -> Refusal | None:
     """A code to the new number (purpose "phone"); the refusal when none was sent."""
     try:
         otp.send(_otp_id(account), "phone", phone, account.citizen.id)
@@ -118,52 +146,10 @@ def _send(account, phone: str) -> Refusal | None:
     return None
 
 
-def _send_first_code(account, phone: str, replace: AuthMethod | None, typed: str):
-    refusal = _send(account, phone)
-    if refusal is not None:
-        return _phone_page(refusal.errors(), typed, replace, refusal.status, _headers(refusal))
-    _store().put(_state_key(account), {"phone": phone, "replace": replace.id if replace else None},
-                 ENROL_TTL)
-    audit.record("factor.phone_code_sent", citizen_id=account.citizen.id,
-                 phone=mask_phone(phone), change=replace is not None)
-    return redirect(url_for("account.phone_verify"), 303)
-
-
-@bp.route("/phones/verify", methods=["GET", "POST"])
-@loa2_required(back="account.index")
-def phone_verify():
-    """The code sent to the new number. Needs the enrolment started (under a fresh
-    authentication) by this session; the confirmation itself proves possession."""
+def _confirm(kind: FlowKind, flow: Flow, form: MultiDict[str, str]) -> Outcome:
+    """The code sent to the new number: it proves possession; then the phone is bound."""
     account = current()
-    state = _store().get(_state_key(account))
-    if state is None:
-        flash_message(msg("account.phone_request_expired"), "error")
-        return redirect(url_for("account.index"), 303)
-    errors, status, headers = {}, 200, {}
-    if request.method == "POST":
-        action = request.form.get("action")
-        if action == "cancel":
-            _store().delete(_state_key(account))
-            return redirect(url_for("account.index"), 303)
-        if action == "resend":
-            refusal = _send(account, state["phone"])
-            if refusal is None:
-                return redirect(url_for("account.phone_verify"), 303)
-            errors, status, headers = refusal.errors(), refusal.status, _headers(refusal)
-        else:
-            outcome = _verify(account, state)
-            if not isinstance(outcome, tuple):
-                return outcome
-            errors, status = outcome
-    return render_template("account_phone_code.html", errors=errors,
-                           masked_phone=mask_phone(state["phone"]),
-                           resend_in=otp.seconds_until_resend(_otp_id(account)),
-                           changing=bool(state.get("replace"))), status, headers
-
-
-def _verify(account, state):
-    """(errors, status) to show the page again, or the response after binding."""
-    code = (request.form.get("otp") or "").strip()
+    code = (form.get("otp") or "").strip()
     try:
         if not code:
             raise code_required()
@@ -174,21 +160,52 @@ def _verify(account, state):
         if not ok:
             raise wrong_code()
     except Refusal as refusal:
-        return refusal.errors(), refusal.status
-    _store().delete(_state_key(account))
-    return _bind(account.citizen, state["phone"], state.get("replace"))
+        return Stay.refused(refusal)
+    claim(kind, flow, "bound")
+    _bind(account.citizen, flow.data["phone"], flow.data.get("replace"))
+    return Finish()
 
 
-def _bind(citizen: Citizen, phone: str, replace_id: int | None):
+@bp.route("/phones/new", methods=["GET", "POST"])
+@fresh_required()
+def phone_new() -> ViewResult:
+    """Start (GET) or submit (POST) the number step of this session's phone enrolment."""
+    account = current()
+    replace = _row(account.citizen, request.args.get("replace", type=int) or 0)
+    if replace is None and len(phone_rows(account.citizen)) >= MAX_PHONES:
+        flash_message(msg("account.phones_full_remove_first", num=MAX_PHONES), "error")
+        return redirect(url_for("account.index"), 303)
+    replace_id = replace.id if replace else None
+    flow = enrolment.find(KIND, account, "number") if request.method == "POST" else None
+    if flow is None or flow.data.get("replace") != replace_id:
+        flow = enrolment.start(KIND, account, {"replace": replace_id})
+    return enrolment.answer(flow, request.form if request.method == "POST" else None)
+
+
+@bp.route("/phones/verify", methods=["GET", "POST"])
+@loa2_required(back="account.index")
+def phone_verify() -> ViewResult:
+    """The code sent to the new number. Needs the enrolment started (under a fresh
+    authentication) by this session; the confirmation itself proves possession."""
+    flow = enrolment.find(KIND, current(), "code")
+    if flow is None:
+        flash_message(msg("account.phone_request_expired"), "error")
+        return redirect(url_for("account.index"), 303)
+    return enrolment.answer(flow, request.form if request.method == "POST" else None)
+
+
+def _bind(citizen: Citizen, phone: str, replace_id: int | None) -> None:
+    """Bind the proven phone (replacing `replace_id`), its notices in the same transaction;
+    the account page says what happened."""
     rows = phone_rows(citizen)
     if any(r.phone == phone for r in rows):
         flash_message(msg("account.phone_exists"), "info")
-        return redirect(url_for("account.index"), 303)
+        return
     old_default = citizen.phone
     replaced = _row(citizen, replace_id) if replace_id else None
     if replaced is None and len(rows) >= MAX_PHONES:
         flash_message(msg("account.phones_full", num=MAX_PHONES), "error")
-        return redirect(url_for("account.index"), 303)
+        return
     if replaced is not None:
         kind, told, replaced_phone = "phone_changed", [replaced.phone, old_default], replaced.phone
     else:
@@ -212,44 +229,40 @@ def _bind(citizen: Citizen, phone: str, replace_id: int | None):
     else:
         audit.record("factor.phone_added", citizen_id=citizen.id, phone=mask_phone(phone))
         flash_message(msg("account.phone_added"))
-    return redirect(url_for("account.index"), 303)
 
 
 # --------------------------------------------------------------------------- default / remove
 
 @bp.post("/phones/<int:method_id>/default")
 @fresh_required(back="account.index")
-def phone_default(method_id: int):
+def phone_default(method_id: int) -> ViewResult:
     citizen = current().citizen
-    rows = phone_rows(citizen)
-    target = next((r for r in rows if r.id == method_id), None)
-    if target is None:
+    chosen = _row(citizen, method_id)
+    if chosen is None:
         return redirect(url_for("account.index"), 303)
-    if not target.is_default:
-        previous, target_id = citizen.phone, target.id
+    if not chosen.is_default:
+        previous = citizen.phone
         notices = notify.reserve(citizen.id, [previous], "default_changed")
-        rows = phone_rows(citizen)  # reloaded: reserve may have committed the session
-        target = next(r for r in rows if r.id == target_id)
-        for row in rows:
-            row.is_default = row.id == target.id
-        citizen.phone = target.phone
+        for row in phone_rows(citizen):  # reloaded: reserve may have committed the session
+            row.is_default = row.id == method_id
+            if row.is_default:
+                citizen.phone = row.phone
         notify.stage(citizen.id, notices, "default_changed")
         db.session.commit()
         audit.record("factor.phone_default", citizen_id=citizen.id,
-                     phone=mask_phone(target.phone), previous=mask_phone(previous))
+                     phone=mask_phone(citizen.phone), previous=mask_phone(previous))
     flash_message(msg("account.phone_default_set"))
     return redirect(url_for("account.index"), 303)
 
 
 @bp.route("/phones/<int:method_id>/remove", methods=["GET", "POST"])
 @fresh_required()
-def phone_remove(method_id: int):
+def phone_remove(method_id: int) -> ViewResult:
     citizen = current().citizen
-    rows = phone_rows(citizen)
-    target = next((r for r in rows if r.id == method_id), None)
+    target = _row(citizen, method_id)
     if target is None:
         return redirect(url_for("account.index"), 303)
-    if target.is_default or len(rows) < 2:
+    if target.is_default or len(phone_rows(citizen)) < 2:
         flash_message(msg("account.phone_default_kept"), "error")
         return redirect(url_for("account.index"), 303)
     if request.method == "GET":

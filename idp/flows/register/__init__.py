@@ -66,10 +66,11 @@ submits again; that must not cost a new captcha nor a wait earned by another num
     with no wait. A flow may send to at most MAX_PHONES_PER_FLOW numbers, which bounds the
     SMS one flow causes (the per-phone, per-address and global hourly budgets apply on top).
 
-Success (issue 12 item 3): after the password the citizen is logged in (the browser binding
-is renewed, session.start) and the pending authorization is re-bound to the new binding at
-once (pending.follow_login), so the flow's final state "done" can show "Đăng ký thành
-công" with the masked ID number and phone; its "Tiếp tục" finishes the flow and the
+Success (issue 12 item 3): after the password the citizen is logged in — the flow returns
+`Goto("done", login=...)` and the engine signs in (browser binding renewed, browser known)
+and re-binds the pending authorization to the new binding at once (pending.follow_login) —
+so the flow's final state "done" can show "Đăng ký thành công" with the masked ID number
+and phone; its "Tiếp tục" finishes the flow and the
 authorization resumes (or an internal flow returns to its page).
 
 Atomicity (item 7): nothing is written to the database before the password step; then the

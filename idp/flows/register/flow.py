@@ -14,10 +14,19 @@ from idp.flows.register import limits
 from idp.flows.register import person as people
 from idp.flows.register.choice import ACCOUNT_TYPES, METHODS, choice_errors
 from idp.flows.register.limits import challenge_id, settings, store
-from idp.interaction import pending
-from idp.interaction import session as sso
-from idp.interaction.engine import Finish, Flow, FlowKind, Goto, HandOver, Outcome, Stay, ViewResult
+from idp.interaction.engine import (
+    Finish,
+    Flow,
+    FlowKind,
+    Goto,
+    HandOver,
+    Login,
+    Outcome,
+    Stay,
+    ViewResult,
+)
 from idp.methods import refusal as refusals
+from idp.methods import registry
 from idp.platform import audit, captcha, clients, sms
 from idp.platform.crypto import hash_password, sha256_hex
 from idp.platform.messages import msg
@@ -273,14 +282,13 @@ class RegisterFlow(FlowKind):
         claim(self, flow, "creating")  # a double submit creates at most one account
         outcome = people.create(flow, person, password_hash)
         if not isinstance(outcome, str):
-            sso.start(outcome, "LoA2", ["pwd", "sms", "mfa"])
-            # The login renewed the browser binding; the flow goes on to "done" under it, so
-            # its pending authorization follows now (the engine does this on Finish).
-            pending.follow_login(flow.pending)
             flow.data = {"done": {"id_number": audit.mask_id_number(person["id_number"]),
                                   "phone": audit.mask_phone(person["phone"]),
                                   "full_name": person["full_name"]}}
-            return Goto("done")  # saved under the renewed browser binding
+            # Logged in with what registration proved (password + SMS code to the phone);
+            # the engine starts the session and the flow goes on to "done" under it.
+            code = registry.by_id("sms")
+            return Goto("done", login=Login(outcome, code.level, registry.login_amr(code)))
         if outcome in ("id_number", "phone"):
             return self._to_exists(flow, outcome)
         claim(self, flow, "password")  # nothing was created: the citizen may try again
