@@ -1,6 +1,7 @@
 """Portal configuration from the environment (WSGI entry points)."""
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +23,14 @@ def from_env(prefix: str, defaults: dict[str, Any]) -> dict[str, Any]:
     cfg.setdefault("instance_dir", str(Path(env("PORTAL_INSTANCE_DIR", "instance/portals"))
                                        / cfg["name"]))
     return cfg
+
+
+def load_site(name: str) -> dict[str, Any]:
+    """A portal's defaults from portals/sites/<name>.json: its demo client registration (the
+    one in idp/data/demo_clients.json) and its page texts under "theme"."""
+    with (Path(__file__).parent / "sites" / f"{name}.json").open(encoding="utf-8") as f:
+        site: dict[str, Any] = json.load(f)
+    return site
 
 
 def entry_points(prefix: str, defaults: dict[str, Any]

@@ -2,6 +2,8 @@
 proofing at a service counter (idp/accounts/recovery.py has the rules)."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import click
 
 from idp.accounts import citizen_admin
@@ -40,35 +42,47 @@ def recovery_list(status: str, id_number: str | None):
     table(("ID", "CREATED", "STATUS", "ID_NUMBER", "NEW_PHONE", "DECIDED_BY", "NOTE"), rows)
 
 
-@recovery.command("approve", help="Approve a request: the new phone replaces the account's "
-                                  "phones; every session and token is revoked.")
-@click.argument("request_id")
-@click.option("--operator", default=None, help="Who proofed the citizen's identity.")
-@click.option("--note", default=None, help="E.g. the counter and the document checked.")
-@operator_command()
-def recovery_approve(request_id: str, operator: str | None, note: str | None):
+def _decision(name: str, help: str, operator_help: str,  # noqa: A002
+              note_help: str) -> Callable[[Callable[..., None]], click.Command]:
+    """`idp recovery approve|reject REQUEST_ID --operator … --note …`: the shared signature."""
+    def decorate(f: Callable[..., None]) -> click.Command:
+        f = operator_command()(f)
+        f = click.option("--note", default=None, help=note_help)(f)
+        f = click.option("--operator", default=None, help=operator_help)(f)
+        f = click.argument("request_id")(f)
+        return recovery.command(name, help=help)(f)
+    return decorate
+
+
+def _decide(decide: Callable[[int, str], None], request_id: str, operator: str | None) -> int:
+    """Run one decision on request `request_id` by `operator`; the rule's refusal is the
+    command's one-line error."""
     from idp.accounts import recovery as ops
     rid, who = _request_id(request_id), _operator(operator)
     try:
-        ops.approve(rid, who, note)
+        decide(rid, who)
     except ops.RecoveryError as exc:
         raise CliError(str(exc)) from None
+    return rid
+
+
+@_decision("approve", "Approve a request: the new phone replaces the account's phones; every "
+                      "session and token is revoked.",
+           "Who proofed the citizen's identity.", "E.g. the counter and the document checked.")
+def recovery_approve(request_id: str, operator: str | None, note: str | None) -> None:
+    from idp.accounts import recovery as ops
+    rid = _decide(lambda rid, who: ops.approve(rid, who, note), request_id, operator)
     click.echo(f"request {rid}: approved (old and new phones notified)")
 
 
-@recovery.command("reject", help="Reject a request (the reason is kept and the citizen "
-                                 "notified).")
-@click.argument("request_id")
-@click.option("--operator", default=None, help="Who decided.")
-@click.option("--note", default=None, help="The reason (required).")
-@operator_command()
-def recovery_reject(request_id: str, operator: str | None, note: str | None):
+@_decision("reject", "Reject a request (the reason is kept and the citizen notified).",
+           "Who decided.", "The reason (required).")
+def recovery_reject(request_id: str, operator: str | None, note: str | None) -> None:
     from idp.accounts import recovery as ops
-    rid, who = _request_id(request_id), _operator(operator)
-    if not (note or "").strip():
+    reason = (note or "").strip()
+    if not reason:  # after the request id and the operator, as every command checks them
+        _request_id(request_id)
+        _operator(operator)
         raise CliError("--note: the reason for the rejection is required")
-    try:
-        ops.reject(rid, who, note.strip())
-    except ops.RecoveryError as exc:
-        raise CliError(str(exc)) from None
+    rid = _decide(lambda rid, who: ops.reject(rid, who, reason), request_id, operator)
     click.echo(f"request {rid}: rejected")

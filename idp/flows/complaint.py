@@ -18,8 +18,6 @@ phone it records is the one the code proved (accounts/complaints.py).
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar
-
 from flask import current_app, render_template, url_for
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import MultiDict
@@ -28,7 +26,8 @@ from idp.accounts import complaints
 from idp.accounts.validation import ValidationError, normalize_email
 from idp.flows.claim import claim
 from idp.flows.register.person import national
-from idp.interaction.engine import Finish, Flow, FlowKind, Goto, Outcome, Stay, ViewResult
+from idp.interaction.engine import Fields, Flow, FlowKind, ViewResult, table
+from idp.interaction.outcomes import Finish, Goto, Outcome, Stay
 from idp.platform import audit
 from idp.platform.db import db
 from idp.platform.messages import msg
@@ -36,15 +35,9 @@ from idp.platform.messages import msg
 
 class ComplaintFlow(FlowKind):
     name = "complaint"
-    initial_state = "form"
-    transitions: ClassVar[dict[str, frozenset[str]]] = {
-        "form": frozenset({"filing"}),
-        "filing": frozenset({"done", "form"}),
-        "done": frozenset(),
-    }
+    transitions = table(form="filing", filing="done form", done="")
 
-    def render(self, flow: Flow, errors: dict[str, Any] | None = None,
-               values: dict[str, Any] | None = None) -> ViewResult:
+    def render(self, flow: Flow, errors: Fields = None, values: Fields = None) -> ViewResult:
         errors, values = errors or {}, values or {}
         person = flow.data.get("person") or {}
         context = {"action": url_for("flows.submit", flow_id=flow.id), "errors": errors,

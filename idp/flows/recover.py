@@ -56,7 +56,7 @@ not SMS when the account has one.
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from flask import current_app, render_template, url_for
 from werkzeug.datastructures import MultiDict
@@ -64,7 +64,8 @@ from werkzeug.datastructures import MultiDict
 from idp.accounts import factors, lockout, otp, passwords, recovery
 from idp.accounts.validation import looks_like_id_number
 from idp.flows.claim import claim
-from idp.interaction.engine import Finish, Flow, FlowKind, Goto, Outcome, Stay, ViewResult, save
+from idp.interaction.engine import Fields, Flow, FlowKind, ViewResult, save, table
+from idp.interaction.outcomes import Finish, Goto, Outcome, Stay
 from idp.methods import refusal as refusals
 from idp.platform import audit, captcha
 from idp.platform.db import db, now
@@ -91,18 +92,11 @@ def _citizen(flow: Flow) -> Citizen | None:
 
 class RecoverFlow(FlowKind):
     name = "recover"
-    initial_state = "identify"
-    transitions: ClassVar[dict[str, frozenset[str]]] = {
-        "identify": frozenset({"code"}),
-        "code": frozenset({"code", "password"}),
-        "password": frozenset({"done"}),
-        # the password step claims "done" before the reset, then shows it (Goto itself)
-        "done": frozenset({"done"}),
-    }
+    # the password step claims "done" before the reset, then shows it (Goto itself)
+    transitions = table(identify="code", code="code password", password="done", done="done")
 
     # ----------------------------------------------------------------------- pages
-    def render(self, flow: Flow, errors: dict[str, Any] | None = None,
-               values: dict[str, Any] | None = None) -> ViewResult:
+    def render(self, flow: Flow, errors: Fields = None, values: Fields = None) -> ViewResult:
         errors, values = errors or {}, values or {}
         context = {"action": url_for("flows.submit", flow_id=flow.id), "errors": errors}
         if flow.state == "identify":

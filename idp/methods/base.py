@@ -66,12 +66,21 @@ class Enrolment:
 
 
 class Method(ABC):
-    """A sign-in method. Subclasses set the class attributes and implement the methods."""
+    """A sign-in method. A subclass states what it proves in its class line,
+    `class Totp(Method, id="totp", amr=("otp",), factor=Factor.SECOND, level="LoA2")`,
+    and implements the methods below."""
 
     id: ClassVar[str]
     amr: ClassVar[tuple[str, ...]]
     factor: ClassVar[Factor]
     level: ClassVar[str]
+
+    def __init_subclass__(cls, *, id: str, amr: tuple[str, ...], factor: Factor,  # noqa: A002
+                          level: str, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if level not in LEVELS:
+            raise ValueError(f"sign-in method {id}: unknown level {level}")
+        cls.id, cls.amr, cls.factor, cls.level = id, amr, factor, level
 
     @abstractmethod
     def options(self, citizen: Citizen) -> list[Option]:

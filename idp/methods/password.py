@@ -15,11 +15,7 @@ from idp.platform.models import Citizen
 MAX_LENGTH = 1024
 
 
-class Password(Method):
-    id = "password"
-    amr = ("pwd",)
-    factor = Factor.FIRST
-    level = "LoA1"
+class Password(Method, id="password", amr=("pwd",), factor=Factor.FIRST, level="LoA1"):
 
     def options(self, citizen: Citizen) -> list[Option]:
         return [Option(self.id, self.id, "")] if citizen.password_hash else []

@@ -9,28 +9,21 @@ from __future__ import annotations
 
 from idp.accounts import factors, otp
 from idp.methods.base import Enrolment, Factor, Method, Option
-from idp.methods.refusal import refused, wrong_code
+from idp.methods.refusal import ensure_not_locked, wrong_code
 from idp.platform import audit
 from idp.platform.messages import msg
 from idp.platform.models import Citizen
 
 
-class RecoveryCode(Method):
-    id = "recovery"
-    amr = ("otp",)
-    factor = Factor.SECOND
-    level = "LoA2"
+class RecoveryCode(Method, id="recovery", amr=("otp",), factor=Factor.SECOND,
+                   level="LoA2"):
 
     def options(self, citizen: Citizen) -> list[Option]:
-        if not factors.recovery_codes_left(citizen):
-            return []
-        return [Option(self.id, self.id, msg("second_factor.option_recovery"))]
+        label = msg("second_factor.option_recovery")
+        return [Option(self.id, self.id, label)] if factors.recovery_codes_left(citizen) else []
 
     def verify(self, challenge_id: str, citizen: Citizen, response: str) -> None:
-        try:
-            otp.check_not_locked(citizen)
-        except otp.OtpRefused as exc:
-            raise refused(exc) from None
+        ensure_not_locked(citizen)
         if factors.take_recovery_code(citizen, response):
             otp.record_success(citizen)
             audit.record("factor.recovery_code_used", citizen_id=citizen.id,

@@ -15,8 +15,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from idp.accounts.otp import OtpRefused
+from idp.accounts.otp import OtpRefused, check_not_locked
 from idp.platform.messages import Message, msg
+from idp.platform.models import Citizen
 
 HOUR_MINUTES = 60
 
@@ -79,3 +80,12 @@ def refused(exc: OtpRefused, overrides: Mapping[str, str] | None = None) -> Refu
     message_id = (overrides or {}).get(exc.reason)
     message = msg(message_id) if message_id else _message(exc)
     return Refusal(message, status_for(exc), exc.retry_after)
+
+
+def ensure_not_locked(citizen: Citizen) -> None:
+    """Refuse (the lock-out's message and wait) while the account's second-factor checks are
+    locked: a method checks this before looking at the code typed."""
+    try:
+        check_not_locked(citizen)
+    except OtpRefused as exc:
+        raise refused(exc) from None

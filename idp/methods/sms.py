@@ -19,11 +19,7 @@ from idp.platform.models import AuthMethod, Citizen
 PURPOSE = "login"
 
 
-class Sms(Method):
-    id = "sms"
-    amr = ("sms",)
-    factor = Factor.SECOND
-    level = "LoA2"
+class Sms(Method, id="sms", amr=("sms",), factor=Factor.SECOND, level="LoA2"):
 
     def options(self, citizen: Citizen) -> list[Option]:
         return [Option(self.id, f"sms:{i}", msg("second_factor.option_sms",

@@ -15,7 +15,7 @@ import pyotp
 
 from idp.accounts import factors, otp
 from idp.methods.base import Enrolment, Factor, Method, Option
-from idp.methods.refusal import refused, wrong_code
+from idp.methods.refusal import ensure_not_locked, wrong_code
 from idp.platform import audit
 from idp.platform.db import db
 from idp.platform.masking import mask_id_number
@@ -49,22 +49,14 @@ def matches(secret: str, code: str, at: float | None = None) -> int | None:
     return None
 
 
-class Totp(Method):
-    id = "totp"
-    amr = ("otp",)
-    factor = Factor.SECOND
-    level = "LoA2"
+class Totp(Method, id="totp", amr=("otp",), factor=Factor.SECOND, level="LoA2"):
 
     def options(self, citizen: Citizen) -> list[Option]:
-        if not factors.has_totp(citizen):
-            return []
-        return [Option(self.id, self.id, msg("second_factor.option_totp"))]
+        label = msg("second_factor.option_totp")
+        return [Option(self.id, self.id, label)] if factors.has_totp(citizen) else []
 
     def verify(self, challenge_id: str, citizen: Citizen, response: str) -> None:
-        try:
-            otp.check_not_locked(citizen)
-        except otp.OtpRefused as exc:
-            raise refused(exc) from None
+        ensure_not_locked(citizen)
         for row in factors.totp_rows(citizen):
             step = matches(factors.totp_secret(citizen, row), response)
             if step is not None and factors.take_totp_step(row, step):

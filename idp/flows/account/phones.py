@@ -30,17 +30,8 @@ from idp.flows.account import bp, enrolment, flash_message, notify
 from idp.flows.account.access import Account, current, fresh_required, loa2_required
 from idp.flows.account.enrolment import AccountFlow
 from idp.flows.claim import claim
-from idp.interaction.engine import (
-    Fields,
-    Finish,
-    Flow,
-    FlowKind,
-    Goto,
-    Outcome,
-    Stay,
-    ViewResult,
-    table,
-)
+from idp.interaction.engine import Fields, Flow, FlowKind, ViewResult, table
+from idp.interaction.outcomes import Finish, Goto, Outcome, Stay
 from idp.methods import registry
 from idp.methods.refusal import Refusal, code_required, refused, wrong_code
 from idp.platform import audit

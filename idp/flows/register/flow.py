@@ -3,7 +3,7 @@
 (enumeration, captcha credit, atomic creation) are in the package docstring."""
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from flask import render_template, url_for
 from werkzeug.datastructures import MultiDict
@@ -14,17 +14,8 @@ from idp.flows.register import limits
 from idp.flows.register import person as people
 from idp.flows.register.choice import ACCOUNT_TYPES, METHODS, choice_errors
 from idp.flows.register.limits import challenge_id, settings, store
-from idp.interaction.engine import (
-    Finish,
-    Flow,
-    FlowKind,
-    Goto,
-    HandOver,
-    Login,
-    Outcome,
-    Stay,
-    ViewResult,
-)
+from idp.interaction.engine import Fields, Flow, FlowKind, ViewResult, table
+from idp.interaction.outcomes import Finish, Goto, HandOver, Login, Outcome, Stay
 from idp.methods import refusal as refusals
 from idp.methods import registry
 from idp.platform import audit, captcha, clients, sms
@@ -49,22 +40,20 @@ def _client_name(flow: Flow) -> str:
 
 class RegisterFlow(FlowKind):
     name = "register"
-    initial_state = "choose"
-    transitions: ClassVar[dict[str, frozenset[str]]] = {
-        "choose": frozenset({"form"}),
-        "form": frozenset({"choose", "code"}),
-        "code": frozenset({"form", "code", "unavailable", "mismatch", "exists", "password"}),
-        "unavailable": frozenset({"form", "unavailable", "mismatch", "exists", "password"}),
-        "mismatch": frozenset({"form"}),
-        "exists": frozenset(),
-        "password": frozenset({"creating"}),
-        "creating": frozenset({"done", "exists", "password"}),
-        "done": frozenset(),
-    }
+    transitions = table(
+        choose="form",
+        form="choose code",
+        code="form code unavailable mismatch exists password",
+        unavailable="form unavailable mismatch exists password",
+        mismatch="form",
+        exists="",
+        password="creating",
+        creating="done exists password",
+        done="",
+    )
 
     # ----------------------------------------------------------------------- pages
-    def render(self, flow: Flow, errors: dict[str, Any] | None = None,
-               values: dict[str, Any] | None = None) -> ViewResult:
+    def render(self, flow: Flow, errors: Fields = None, values: Fields = None) -> ViewResult:
         errors, values = errors or {}, values or {}
         context = {"action": url_for("flows.submit", flow_id=flow.id), "errors": errors}
         state = flow.state
