@@ -114,4 +114,6 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     from idp.cli import register_flask_commands
     register_flask_commands(app)
+    from idp.protocol import static_documents
+    static_documents.init_app(app)  # last: the outermost WSGI layer
     return app

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 
 from flask import Flask, current_app, g, request, session
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from werkzeug.wrappers import Response
 
 from idp.accounts import device
@@ -64,6 +64,12 @@ def started_in_request() -> SsoSession | None:
     return started
 
 
+# Built once: on an SSO authorize, building the statement cost more than running it.
+_CURRENT = select(SsoSession).where(
+    SsoSession.cookie_hash == bindparam("cookie_hash"), SsoSession.revoked_at.is_(None),
+    SsoSession.expires_at > bindparam("t"), SsoSession.last_seen_at > bindparam("seen_after"))
+
+
 def current() -> SsoSession | None:
     if "sso" in g:
         known: SsoSession | None = g.sso
@@ -73,9 +79,8 @@ def current() -> SsoSession | None:
     if value and len(value) <= 100:
         t = now()
         idle = current_app.config["IDP"]["session_idle_ttl"]
-        row: SsoSession | None = db.session.execute(select(SsoSession).where(
-            SsoSession.cookie_hash == sha256_hex(value), SsoSession.revoked_at.is_(None),
-            SsoSession.expires_at > t, SsoSession.last_seen_at > t - idle)).scalar()
+        row: SsoSession | None = db.session.execute(_CURRENT, {
+            "cookie_hash": sha256_hex(value), "t": t, "seen_after": t - idle}).scalar()
         if row is not None:
             citizen = db.session.get(Citizen, row.citizen_id)
             if citizen is not None and citizen.status == "active":

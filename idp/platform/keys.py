@@ -209,6 +209,13 @@ class KeyRing:
     def invalidate(self):
         self._loaded_at = -1.0
 
+    def published(self) -> tuple[bytes, str] | None:
+        """The JWKS bytes and ETag while they are fresh, without touching the database; None
+        when a reload is due (the caller then goes through `jwks()`, inside an app context)."""
+        if time.monotonic() - self._loaded_at < self._refresh:
+            return self.jwks_bytes, self.jwks_etag
+        return None
+
     def _maybe_reload(self):
         if time.monotonic() - self._loaded_at < self._refresh:
             return

@@ -53,12 +53,11 @@ def discovery_document(issuer: str) -> dict:
     }
 
 
-def _cached_json(name: str, build) -> tuple[bytes, str]:
-    cache = current_app.extensions.setdefault("idp.cache", {})
-    if name not in cache:
-        body = json.dumps(build(), separators=(",", ":"), ensure_ascii=False).encode()
-        cache[name] = (body, '"' + sha256_hex(body.decode())[:32] + '"')
-    return cache[name]
+def discovery_bytes(issuer: str) -> tuple[bytes, str]:
+    """The discovery document as served (compact UTF-8 JSON) and its ETag."""
+    body = json.dumps(discovery_document(issuer), separators=(",", ":"),
+                      ensure_ascii=False).encode()
+    return body, '"' + sha256_hex(body.decode())[:32] + '"'
 
 
 def _static_json(body: bytes, etag: str, max_age: int) -> Response:
@@ -71,8 +70,12 @@ def _static_json(body: bytes, etag: str, max_age: int) -> Response:
 
 @bp.get("/.well-known/openid-configuration")
 def discovery():
-    issuer = current_app.config["IDP"]["issuer"]
-    body, etag = _cached_json("discovery", lambda: discovery_document(issuer))
+    """Served by protocol/static_documents.py below Flask; this view answers what the
+    middleware passes on (and apps built without it)."""
+    cache = current_app.extensions.setdefault("idp.cache", {})
+    if "discovery" not in cache:
+        cache["discovery"] = discovery_bytes(current_app.config["IDP"]["issuer"])
+    body, etag = cache["discovery"]
     return _static_json(body, etag, 3600)
 
 

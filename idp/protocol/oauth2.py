@@ -10,7 +10,6 @@ defaults replaced (security-requirements §0):
 from __future__ import annotations
 
 import json
-import logging
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Request, grants
@@ -23,16 +22,20 @@ from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core.grants import OpenIDCode
 from authlib.oidc.core.util import create_half_hash
 from flask import current_app
-from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select
 
-from idp.platform import audit
 from idp.platform.clients import query_client  # lives in the platform (flows use it too)
 from idp.platform.crypto import random_token, sha256_hex
 from idp.platform.db import db, now
 from idp.platform.models import AuthorizationCode, Citizen, Client, SessionClient, Token
+from idp.protocol.single_use import (
+    CONSUME_CODE,
+    CONSUME_REFRESH,
+    consume_once,
+    insert_ignoring_duplicates,
+    revoke_grant,
+)
 
-log = logging.getLogger("idp.oauth2")
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
 
@@ -74,7 +77,7 @@ def save_token(token: dict, request: OAuth2Request) -> None:
         refresh_expires = source.refresh_expires_at  # absolute lifetime of the family
     else:
         refresh_expires = t + s["refresh_token_ttl"] if refresh else None
-    db.session.add(Token(
+    db.session.execute(Token.__table__.insert().values(
         grant_id=source.grant_id, client_id=request.client.client_id,
         citizen_id=request.user.id, access_token_hash=sha256_hex(token["access_token"]),
         refresh_token_hash=sha256_hex(refresh) if refresh else None, scope=token["scope"],
@@ -86,47 +89,6 @@ def save_token(token: dict, request: OAuth2Request) -> None:
         db.session.execute(insert_ignoring_duplicates(SessionClient).values(
             sid=source.sid, client_id=request.client.client_id, created_at=t))
     db.session.commit()
-
-
-def insert_ignoring_duplicates(model):
-    dialect = db.engine.dialect.name
-    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
-    return stmt.on_conflict_do_nothing()
-
-
-def revoke_grant(grant_id: str, reason: str, client_id: str | None = None) -> int:
-    result = db.session.execute(update(Token).where(Token.grant_id == grant_id,
-                                                    Token.revoked_at.is_(None))
-                                .values(revoked_at=now()))
-    db.session.commit()
-    audit.record("tokens.revoked_family", client_id=client_id, reason=reason,
-                 count=result.rowcount)
-    return result.rowcount
-
-
-def consume_once(model, hash_column, used_column, digest: str, client_id: str, *still_valid,
-                 now: float, reason: str):
-    """Mark a single-use credential used in one statement (UPDATE ... WHERE used IS NULL
-    RETURNING): of two concurrent redemptions exactly one gets the row (the other waits for
-    the row lock, then matches nothing). The transaction stays open and commits together with
-    the tokens in `save_token`, so a failure in between burns nothing and issues nothing.
-    Presenting one that was already used is a replay: revoke its whole token family
-    (RFC 6749 §4.1.2, RFC 9700 §4.14.2) and return None, as for an unknown one."""
-    row = db.session.execute(
-        update(model)
-        .where(hash_column == digest, model.client_id == client_id, used_column.is_(None),
-               *still_valid)
-        .values({used_column.key: now})
-        .returning(model)).scalar()
-    if row is not None:
-        return row
-    db.session.rollback()
-    replayed = db.session.execute(select(model.grant_id).where(
-        hash_column == digest, model.client_id == client_id, used_column.is_not(None))).scalar()
-    if replayed:
-        log.warning("%s by %s: revoking the token family", reason, client_id)
-        revoke_grant(replayed, reason, client_id)
-    return None
 
 
 # --------------------------------------------------------------------------- PKCE
@@ -160,13 +122,21 @@ class S256OnlyChallenge(CodeChallenge):
 
 # --------------------------------------------------------------------------- grants
 
+def opaque_token(*_args: object, **_kwargs: object) -> str:
+    """An access token, refresh token or authorization code: 256 random bits, URL-safe."""
+    return random_token(32)
+
+
 class CodeGrant(grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
+
+    def generate_authorization_code(self):
+        return opaque_token()
 
     def save_authorization_code(self, code, request):
         session = request.idp_session  # set by authorize.issue_code
         data = request.payload.data
-        db.session.add(AuthorizationCode(
+        db.session.execute(AuthorizationCode.__table__.insert().values(
             code_hash=sha256_hex(code), grant_id=random_token(24),
             client_id=request.client.client_id, citizen_id=request.user.id,
             redirect_uri=request.payload.redirect_uri, scope=request.scope or "",
@@ -182,10 +152,9 @@ class CodeGrant(grants.AuthorizationCodeGrant):
         revoke what it issued (RFC 6749 §4.1.2, ASVS 5.0 10.4.2)."""
         if not code or len(code) > 200:
             return None
-        t = now()
-        return consume_once(AuthorizationCode, AuthorizationCode.code_hash,
+        return consume_once(AuthorizationCode, CONSUME_CODE, AuthorizationCode.code_hash,
                             AuthorizationCode.consumed_at, sha256_hex(code), client.client_id,
-                            AuthorizationCode.expires_at > t, now=t, reason="code_replay")
+                            now=now(), reason="code_replay")
 
     def delete_authorization_code(self, authorization_code):
         """Nothing: the consumed row stays as a tombstone until it expires, so a replay can be
@@ -209,11 +178,9 @@ class RefreshGrant(grants.RefreshTokenGrant):
     def authenticate_refresh_token(self, refresh_token):
         if not refresh_token or len(refresh_token) > 200:
             return None
-        t = now()
-        return consume_once(Token, Token.refresh_token_hash, Token.refresh_used_at,
-                            sha256_hex(refresh_token), self.request.client.client_id,
-                            Token.revoked_at.is_(None), Token.refresh_expires_at > t, now=t,
-                            reason="refresh_reuse")
+        return consume_once(Token, CONSUME_REFRESH, Token.refresh_token_hash,
+                            Token.refresh_used_at, sha256_hex(refresh_token),
+                            self.request.client.client_id, now=now(), reason="refresh_reuse")
 
     def authenticate_user(self, refresh_token):
         return active_citizen(refresh_token.citizen_id)
@@ -375,7 +342,10 @@ def init_app(app) -> None:
     s = app.config["IDP"]
     app.config["OAUTH2_TOKEN_EXPIRES_IN"] = {"authorization_code": s["access_token_ttl"],
                                              "refresh_token": s["access_token_ttl"]}
-    app.config["OAUTH2_REFRESH_TOKEN_GENERATOR"] = True
+    # 256-bit tokens from one os.urandom call each (Authlib's default draws every character
+    # with SystemRandom.choice: ~90 urandom calls per token response).
+    app.config["OAUTH2_ACCESS_TOKEN_GENERATOR"] = opaque_token
+    app.config["OAUTH2_REFRESH_TOKEN_GENERATOR"] = opaque_token
     # No OAUTH2_SCOPES_SUPPORTED: unknown scopes are dropped, not refused (RFC 6749 §3.3;
     # the conformance suite asks for `address` and expects success).
     srv = Server()

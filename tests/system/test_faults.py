@@ -179,6 +179,7 @@ def test_postgres_frozen_is_bounded_by_the_client_deadline(cluster):
     (idp/dbdeadline.py: a statement gets statement_timeout + 2 s; a pre-ping the connect timeout;
     connecting libpq's connect_timeout) still gives every request its 503, and service
     resumes by itself after SIGCONT."""
+    from idp.platform.clients import CACHE_SECONDS
     from idp.platform.dbdeadline import DEADLINE_MARGIN
 
     pg, carrier = cluster.pg, cluster.carrier
@@ -191,6 +192,9 @@ def test_postgres_frozen_is_bounded_by_the_client_deadline(cluster):
     # A statement already running when the server freezes: a page waits on a table lock held
     # by the test, so its SELECT is in flight (the server's statement_timeout would end it
     # after 5 s, but the server is frozen before that).
+    # The nodes cache client rows for CACHE_SECONDS (idp/platform/clients.py): let the login's
+    # copy age out, so the page reads the clients table and waits on the lock.
+    time.sleep(CACHE_SECONDS + 0.2)
     locker = pg.connect()
     locker.execute("LOCK TABLE clients IN ACCESS EXCLUSIVE MODE")
     node = nodes[0]
