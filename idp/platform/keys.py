@@ -212,15 +212,16 @@ class KeyRing:
     def published(self) -> tuple[bytes, str] | None:
         """The JWKS bytes and ETag while they are fresh, without touching the database; None
         when a reload is due (the caller then goes through `jwks()`, inside an app context)."""
-        if time.monotonic() - self._loaded_at < self._refresh:
-            return self.jwks_bytes, self.jwks_etag
-        return None
+        return (self.jwks_bytes, self.jwks_etag) if self._fresh() else None
+
+    def _fresh(self) -> bool:
+        return time.monotonic() - self._loaded_at < self._refresh
 
     def _maybe_reload(self):
-        if time.monotonic() - self._loaded_at < self._refresh:
+        if self._fresh():
             return
         with self._lock:
-            if time.monotonic() - self._loaded_at < self._refresh:
+            if self._fresh():
                 return
             rows = db.session.execute(
                 select(SigningKey.kid, SigningKey.alg, SigningKey.state, SigningKey.public_jwk,
