@@ -64,32 +64,46 @@ def started_in_request() -> SsoSession | None:
     return started
 
 
-# Built once: on an SSO authorize, building the statement cost more than running it.
-_CURRENT = select(SsoSession).where(
+# Built once: on an SSO authorize, building the statement cost more than running it. The
+# session and its account in one round trip; a session of an account no longer active is none.
+_CURRENT = select(SsoSession, Citizen).join(Citizen, Citizen.id == SsoSession.citizen_id).where(
     SsoSession.cookie_hash == bindparam("cookie_hash"), SsoSession.revoked_at.is_(None),
-    SsoSession.expires_at > bindparam("t"), SsoSession.last_seen_at > bindparam("seen_after"))
+    SsoSession.expires_at > bindparam("t"), SsoSession.last_seen_at > bindparam("seen_after"),
+    Citizen.status == "active")
 
 
 def current() -> SsoSession | None:
+    """This browser's live SSO session (idle and absolute lifetimes, account active), read once
+    per request together with its account (`current_citizen`)."""
     if "sso" in g:
         known: SsoSession | None = g.sso
         return known
-    g.sso = None
+    g.sso = g.sso_citizen = None
     value = request.cookies.get(cookie_name())
     if value and len(value) <= 100:
         t = now()
         idle = current_app.config["IDP"]["session_idle_ttl"]
-        row: SsoSession | None = db.session.execute(_CURRENT, {
-            "cookie_hash": sha256_hex(value), "t": t, "seen_after": t - idle}).scalar()
-        if row is not None:
-            citizen = db.session.get(Citizen, row.citizen_id)
-            if citizen is not None and citizen.status == "active":
-                if t - row.last_seen_at > LAST_SEEN_GRANULARITY:
-                    row.last_seen_at = t
-                    db.session.commit()
-                g.sso = row
-                return row
+        found = db.session.execute(_CURRENT, {
+            "cookie_hash": sha256_hex(value), "t": t, "seen_after": t - idle}).first()
+        if found is not None:
+            row, citizen = found
+            if t - row.last_seen_at > LAST_SEEN_GRANULARITY:
+                row.last_seen_at = t
+                db.session.commit()
+            g.sso, g.sso_citizen = row, citizen
+            return row
     return None
+
+
+def current_citizen() -> Citizen | None:
+    """The account of `current()`, loaded with it (held for the request, not read again)."""
+    if current() is None:
+        return None
+    citizen: Citizen | None = g.get("sso_citizen")
+    if citizen is None:  # the session was started or replaced in this request
+        citizen = db.session.get(Citizen, g.sso.citizen_id)
+        g.sso_citizen = citizen
+    return citizen
 
 
 def start(citizen: Citizen, acr: str, amr: list[str]) -> SsoSession:
@@ -107,7 +121,7 @@ def start(citizen: Citizen, acr: str, amr: list[str]) -> SsoSession:
         old.cookie_hash, old.auth_time, old.acr = sha256_hex(value), int(t), acr
         old.amr_json, old.last_seen_at, old.expires_at = json.dumps(amr), t, t + s["session_ttl"]
         db.session.commit()
-        g.sso, g.sso_cookie, g.sso_started = old, value, old
+        g.sso, g.sso_cookie, g.sso_started, g.sso_citizen = old, value, old, citizen
         return old
     if old is not None:
         old.revoked_at = t
@@ -118,9 +132,7 @@ def start(citizen: Citizen, acr: str, amr: list[str]) -> SsoSession:
                      user_agent=(request.user_agent.string or "")[:300], ip=client_ip())
     db.session.add(row)
     db.session.commit()
-    g.sso = row
-    g.sso_cookie = value
-    g.sso_started = row
+    g.sso, g.sso_cookie, g.sso_started, g.sso_citizen = row, value, row, citizen
     return row
 
 
@@ -142,7 +154,7 @@ def end() -> None:
         db.session.execute(update(SsoSession).where(SsoSession.sid == row.sid)
                            .values(revoked_at=now()))
         db.session.commit()
-    g.sso = None
+    g.sso = g.sso_citizen = None
     g.sso_cookie = ""
     g.pop("sso_started", None)
     _renew_browser()

@@ -215,13 +215,13 @@ def authorize():
     if state is not None and len(state) > MAX_PARAM:
         return error_page(_("Yêu cầu có tham số không hợp lệ."))
     try:
-        check_request(read, client)
+        grant = check_request(read, client)
     except RedirectError as exc:
         return error_redirect(redirect_uri, state, exc.error, exc.description)
     except OAuth2Error as exc:
         return error_redirect(redirect_uri, state, exc.error, exc.description or exc.error)
     try:
-        return proceed(params, client, None)
+        return proceed(params, client, None, grant)
     except Exception as exc:
         if not web.dependency_down(exc):
             raise
@@ -251,12 +251,13 @@ def resume(uid: str):
     return proceed(params, client, p)
 
 
-def proceed(params: dict, client, p: pending.Pending | None):
+def proceed(params: dict, client, p: pending.Pending | None, grant=None):
     """Ask the policy (interaction/policy.py) what is missing. Issue: the code now. Needed:
     store it on the pending authorization (created on the first visit, bound to this
-    browser) and start that flow (interaction/engine.py) with it. Refuse: back to the RP."""
+    browser) and start that flow (interaction/engine.py) with it. Refuse: back to the RP.
+    `grant`: the request as `check_request` validated it (a fresh /authorize), not again."""
     session = sso.current()
-    citizen = db.session.get(Citizen, session.citizen_id) if session else None
+    citizen = sso.current_citizen() if session else None
     has_consent = bool(citizen) and not client.is_first_party and _consented(citizen, client,
                                                                               params["scope"])
     decision = policy.decide(policy.Facts(
@@ -281,7 +282,7 @@ def proceed(params: dict, client, p: pending.Pending | None):
         return redirect(engine.start(decision.kind, p, session).url, 303)
     if p is not None and not pending.consume(p.uid):
         return error_page(_("Yêu cầu đăng nhập này đã được xử lý."))
-    return issue_code(params, citizen, session)
+    return issue_code(params, citizen, session, grant)
 
 
 def _consented(citizen, client, scope: str) -> bool:
@@ -290,13 +291,17 @@ def _consented(citizen, client, scope: str) -> bool:
     return row is not None and set(scope.split()) <= set(row.split())
 
 
-def issue_code(params: dict, citizen: Citizen, session):
+def issue_code(params: dict, citizen: Citizen, session, grant=None):
+    """The code redirect. A resumed request (no `grant`) is validated again from its stored
+    parameters (the client's registration may have changed while the citizen logged in)."""
     server = oauth2.server()
-    req = oauth2.stored_request(params)
-    try:
-        grant = server.get_consent_grant(request=req, end_user=citizen)
-    except OAuth2Error as exc:
-        return error_redirect(params["redirect_uri"], params.get("state"), exc.error,
-                              exc.description or exc.error)
-    req.idp_session = session
+    if grant is None:
+        try:
+            grant = server.get_consent_grant(request=oauth2.stored_request(params),
+                                             end_user=citizen)
+        except OAuth2Error as exc:
+            return error_redirect(params["redirect_uri"], params.get("state"), exc.error,
+                                  exc.description or exc.error)
+    req = grant.request
+    req.user, req.idp_session = citizen, session
     return server.create_authorization_response(request=req, grant_user=citizen, grant=grant)

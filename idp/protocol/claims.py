@@ -34,6 +34,7 @@ def national_phone(e164: str) -> str:
 
 
 def userinfo(citizen: Citizen, scope: str) -> dict:
+    """`citizen`: the account, or a row with the same attribute names (endpoints._USERINFO)."""
     scopes = set((scope or "").split())
     info: dict = {"sub": citizen.sub}
     if "profile" in scopes:

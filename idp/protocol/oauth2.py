@@ -22,17 +22,19 @@ from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core.grants import OpenIDCode
 from authlib.oidc.core.util import create_half_hash
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from idp.platform.clients import query_client  # lives in the platform (flows use it too)
 from idp.platform.crypto import random_token, sha256_hex
 from idp.platform.db import db, now
-from idp.platform.models import AuthorizationCode, Citizen, Client, SessionClient, Token
+from idp.platform.models import AuthorizationCode, Citizen, Client, Token
 from idp.protocol.single_use import (
     CONSUME_CODE,
     CONSUME_REFRESH,
+    INSERT_CODE,
+    INSERT_TOKEN,
     consume_once,
-    insert_ignoring_duplicates,
+    remember_session_client,
     revoke_grant,
 )
 
@@ -77,17 +79,16 @@ def save_token(token: dict, request: OAuth2Request) -> None:
         refresh_expires = source.refresh_expires_at  # absolute lifetime of the family
     else:
         refresh_expires = t + s["refresh_token_ttl"] if refresh else None
-    db.session.execute(Token.__table__.insert().values(
-        grant_id=source.grant_id, client_id=request.client.client_id,
-        citizen_id=request.user.id, access_token_hash=sha256_hex(token["access_token"]),
-        refresh_token_hash=sha256_hex(refresh) if refresh else None, scope=token["scope"],
-        sid=source.sid, auth_time=source.auth_time, acr=source.acr, amr_json=source.amr_json,
-        issued_at=t, access_expires_at=t + token["expires_in"],
-        refresh_expires_at=refresh_expires))
+    db.session.connection().execute(INSERT_TOKEN, {
+        "grant_id": source.grant_id, "client_id": request.client.client_id,
+        "citizen_id": request.user.id, "access_token_hash": sha256_hex(token["access_token"]),
+        "refresh_token_hash": sha256_hex(refresh) if refresh else None, "scope": token["scope"],
+        "sid": source.sid, "auth_time": source.auth_time, "acr": source.acr,
+        "amr_json": source.amr_json, "issued_at": t, "access_expires_at": t + token["expires_in"],
+        "refresh_expires_at": refresh_expires})
     if source is request.authorization_code:
         # Remember which clients got tokens from this SSO session (logout).
-        db.session.execute(insert_ignoring_duplicates(SessionClient).values(
-            sid=source.sid, client_id=request.client.client_id, created_at=t))
+        remember_session_client(source.sid, request.client.client_id, t)
     db.session.commit()
 
 
@@ -136,14 +137,14 @@ class CodeGrant(grants.AuthorizationCodeGrant):
     def save_authorization_code(self, code, request):
         session = request.idp_session  # set by authorize.issue_code
         data = request.payload.data
-        db.session.execute(AuthorizationCode.__table__.insert().values(
-            code_hash=sha256_hex(code), grant_id=random_token(24),
-            client_id=request.client.client_id, citizen_id=request.user.id,
-            redirect_uri=request.payload.redirect_uri, scope=request.scope or "",
-            nonce=data.get("nonce"), code_challenge=data.get("code_challenge"),
-            code_challenge_method=data.get("code_challenge_method"),
-            auth_time=session.auth_time, acr=session.acr, amr_json=session.amr_json,
-            sid=session.sid, expires_at=now() + settings()["code_ttl"]))
+        db.session.connection().execute(INSERT_CODE, {
+            "code_hash": sha256_hex(code), "grant_id": random_token(24),
+            "client_id": request.client.client_id, "citizen_id": request.user.id,
+            "redirect_uri": request.payload.redirect_uri, "scope": request.scope or "",
+            "nonce": data.get("nonce"), "code_challenge": data.get("code_challenge"),
+            "code_challenge_method": data.get("code_challenge_method"),
+            "auth_time": session.auth_time, "acr": session.acr, "amr_json": session.amr_json,
+            "sid": session.sid, "expires_at": now() + settings()["code_ttl"]})
         db.session.commit()
 
     def query_authorization_code(self, code, client):
@@ -189,17 +190,22 @@ class RefreshGrant(grants.RefreshTokenGrant):
         """Already marked used when it was consumed."""
 
 
+# What the token path needs of the account (`id` for the token row, `sub` for the ID token),
+# read only while the account is active: one prebuilt Core statement, no ORM instance.
+_ACTIVE_SUBJECT = select(Citizen.id, Citizen.sub).where(
+    Citizen.id == bindparam("id"), Citizen.status == "active")
+
+
 def active_citizen(citizen_id: int):
-    citizen = db.session.get(Citizen, citizen_id)
-    if citizen is None or citizen.status != "active":
-        return None
-    return citizen
+    """The account (`.id`, `.sub`) if it is still active, else None."""
+    return db.session.connection().execute(_ACTIVE_SUBJECT, {"id": citizen_id}).first()
 
 
 # --------------------------------------------------------------------------- ID token
 
-def build_id_token(client: Client, citizen: Citizen, source, access_token: str | None,
+def build_id_token(client: Client, citizen, source, access_token: str | None,
                    nonce: str | None) -> str:
+    """`citizen`: anything with the account's `sub` (a row of `active_citizen`)."""
     s = settings()
     alg = client.id_token_signed_response_alg
     t = int(now())

@@ -13,15 +13,24 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from idp.platform import audit
 from idp.platform.db import db, now
-from idp.platform.models import AuthorizationCode, Token
+from idp.platform.models import AuthorizationCode, SessionClient, Token
 
 log = logging.getLogger("idp.oauth2")
 
 
-def insert_ignoring_duplicates(model):
-    dialect = db.engine.dialect.name
-    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
-    return stmt.on_conflict_do_nothing()
+# Built once: executed with a parameter dict, not rebuilt with .values() per request.
+INSERT_TOKEN = Token.__table__.insert()
+INSERT_CODE = AuthorizationCode.__table__.insert()
+_REMEMBER_CLIENT = {name: insert(SessionClient.__table__).on_conflict_do_nothing()
+                    for name, insert in (("postgresql", postgresql.insert),
+                                         ("sqlite", sqlite.insert))}
+
+
+def remember_session_client(sid: str, client_id: str, t: float) -> None:
+    """Record that `client_id` got tokens from SSO session `sid` (logout), once per pair; in
+    the caller's transaction."""
+    db.session.connection().execute(_REMEMBER_CLIENT[db.engine.dialect.name],
+                                    {"sid": sid, "client_id": client_id, "created_at": t})
 
 
 def revoke_grant(grant_id: str, reason: str, client_id: str | None = None) -> int:
@@ -34,24 +43,25 @@ def revoke_grant(grant_id: str, reason: str, client_id: str | None = None) -> in
     return result.rowcount
 
 
-def _consume_statement(model, hash_column, used_column, *still_valid):
+def _consume_statement(model, hash_column: str, used_column: str, *still_valid: str):
     """UPDATE … SET <used> = :t WHERE <hash> = :digest AND client_id = :client AND <used> IS
     NULL AND <still valid at :t> RETURNING every column — built once (issue 14: building a
-    statement costs more than running it on the token path), SQLAlchemy Core, no ORM."""
-    table = model.__table__
-    return (update(table)
-            .where(hash_column == bindparam("digest"), model.client_id == bindparam("client"),
-                   used_column.is_(None), *still_valid)
-            .values({used_column.key: bindparam("t")})
-            .returning(*table.columns))
+    statement costs more than running it on the token path), on the table's own columns so
+    that it runs as plain Core, not through the ORM's bulk-update machinery. `still_valid`:
+    names of columns that must be NULL, or `name>` for a column that must be later than :t."""
+    c = model.__table__.c
+    conditions = [c[name[:-1]] > bindparam("t") if name.endswith(">") else c[name].is_(None)
+                  for name in still_valid]
+    return (update(model.__table__)
+            .where(c[hash_column] == bindparam("digest"), c.client_id == bindparam("client"),
+                   c[used_column].is_(None), *conditions)
+            .values({used_column: bindparam("t")})
+            .returning(*model.__table__.columns))
 
 
-CONSUME_CODE = _consume_statement(
-    AuthorizationCode, AuthorizationCode.code_hash, AuthorizationCode.consumed_at,
-    AuthorizationCode.expires_at > bindparam("t"))
-CONSUME_REFRESH = _consume_statement(
-    Token, Token.refresh_token_hash, Token.refresh_used_at, Token.revoked_at.is_(None),
-    Token.refresh_expires_at > bindparam("t"))
+CONSUME_CODE = _consume_statement(AuthorizationCode, "code_hash", "consumed_at", "expires_at>")
+CONSUME_REFRESH = _consume_statement(Token, "refresh_token_hash", "refresh_used_at",
+                                     "revoked_at", "refresh_expires_at>")
 
 
 def consume_once(model, statement, hash_column, used_column, digest: str, client_id: str,
@@ -63,8 +73,8 @@ def consume_once(model, statement, hash_column, used_column, digest: str, client
     nothing. Returns a detached, read-only copy of the row. Presenting one that was already used
     is a replay: revoke its whole token family (RFC 6749 §4.1.2, RFC 9700 §4.14.2) and return
     None, as for an unknown one."""
-    row = db.session.execute(statement, {"digest": digest, "client": client_id,
-                                         "t": now}).first()
+    row = db.session.connection().execute(statement, {"digest": digest, "client": client_id,
+                                                      "t": now}).first()
     if row is not None:
         return model(**row._mapping)
     db.session.rollback()
