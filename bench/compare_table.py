@@ -29,12 +29,16 @@ WORKLOADS = [
     ("refresh", "refresh"),
     ("openid-configuration", "discovery (wrk)"),
     ("jwks", "JWKS (wrk)"),
+    ("userinfo", "userinfo (wrk)"),
+    ("introspection", "introspection (wrk)"),
 ]
 LEGEND = (
     "flow: GET /authorize, login pages (password, captcha, SMS OTP for ours), code, "
     "POST /token, userinfo, ID token verified; sso: the same on an existing session (no "
     "login pages); token: POST /token with a code; refresh: POST /token with a refresh "
-    "token; discovery and JWKS: wrk -t1 on the static documents."
+    "token; discovery and JWKS: wrk -t1 on the static documents; userinfo and introspection: "
+    "wrk -t1 with one access token (GET with the bearer token; POST with the client's HTTP "
+    "Basic authentication, the reference with its introspection feature switched on)."
 )
 
 
@@ -138,8 +142,7 @@ def table(run):
         "",
         LEGEND,
         "",
-        "Userinfo has no workload of its own in the driver; its median latency inside the "
-        "SSO rounds at c=1 (ms): "
+        "Userinfo's median latency inside the SSO rounds at c=1 (ms): "
         + ", ".join(f"{NAMES[s]} {num(ui[s], 2)}" for s in SERVERS)
         + ".",
         "",

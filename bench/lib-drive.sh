@@ -38,6 +38,26 @@ drive_wrk() {
   done
 }
 
+# drive_api: wrk on the endpoints that take a credential (API: "userinfo:PATH
+# introspection:PATH", empty = none), with one access token from one login through the driver
+# (bench/mint_token.py; the caller also sets CLIENT_ID and CLIENT_SECRET), at each WRK_CONC.
+drive_api() {
+  local token spec kind c
+  [ -n "${API:-}" ] || return 0
+  token=$(cd "$B" && BENCH=$B taskset -c "${DRIVER_CPU:-1}" "$PY" "$ROOT/bench/mint_token.py" \
+    "${COMMON[@]}" | tail -1)
+  for spec in $API; do
+    kind=${spec%%:*}
+    for c in ${WRK_CONC:-16}; do
+      BENCH=$B taskset -c "${DRIVER_CPU:-1}" "$PY" "$ROOT/bench/wrk_api.py" --kind "$kind" \
+        --url "$ISSUER/${spec#*:}" --token "$token" --client-id "$CLIENT_ID" \
+        --client-secret "$CLIENT_SECRET" --connections "$c" --duration "${WRK_SECONDS:-10}" \
+        --warmup "${WRK_WARMUP:-2}" --server-pid "$MPID" --label "$TAG wrk $kind c=$c" \
+        --out "$OUT/wrk-$kind-c$c.json"
+    done
+  done
+}
+
 # write_rss: the server process's resident memory now (after the load), into $OUT/rss.json
 write_rss() {
   local rss hwm

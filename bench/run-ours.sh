@@ -6,7 +6,8 @@
 # (PostgreSQL + Redis on the standard local ports, default) or sqlite; OUT = result folder
 # (default /tmp/benchidp/out: one JSON per workload, wrk-*.json, rss.json); THREADS; the
 # load knobs (MODES "token refresh sso", also "flow"; OPS, TOKEN_OPS, SECS, CONC e.g. 1,16,
-# WARMUP, PREGEN, WRK_PATHS e.g. ".well-known/openid-configuration jwks.json", WRK_CONC,
+# WARMUP, PREGEN, WRK_PATHS e.g. ".well-known/openid-configuration jwks.json", API (default
+# "userinfo:userinfo introspection:introspect", empty = none), WRK_CONC,
 # WRK_SECONDS) are described in bench/lib-drive.sh. After the load the worker's RSS is read.
 # Development settings with the test hooks (captcha answers) and the driver's SMS sink: a
 # throwaway database, never a real one.
@@ -52,19 +53,26 @@ for i in range(40):
 P
 $ROOT/.venv/bin/idp users import $WORK/users.jsonl >/dev/null
 cd $ROOT
-WEB_CONCURRENCY=1 GUNICORN_THREADS=${THREADS:-4} GUNICORN_BIND=127.0.0.1:5000 \
-  taskset -c 0 .venv/bin/gunicorn -c config/gunicorn.conf.py idp.wsgi:app > $WORK/server.log 2>&1 &
+if [ "${SERVER:-gunicorn}" = granian ]; then
+  taskset -c 0 .venv/bin/granian --interface wsgi --workers 1 --blocking-threads ${THREADS:-4} \
+    --host 127.0.0.1 --port 5000 --no-ws idp.wsgi:app > $WORK/server.log 2>&1 &
+else
+  WEB_CONCURRENCY=1 GUNICORN_THREADS=${THREADS:-4} GUNICORN_BIND=127.0.0.1:5000 \
+    taskset -c 0 .venv/bin/gunicorn -c config/gunicorn.conf.py idp.wsgi:app > $WORK/server.log 2>&1 &
+fi
 SPID=$!
 for i in $(seq 1 60); do curl -sf http://127.0.0.1:5000/healthz >/dev/null && break; sleep 0.5; done
 curl -sf http://127.0.0.1:5000/healthz >/dev/null || { echo "IdP did not start:" >&2; tail -20 $WORK/server.log >&2; exit 1; }
 # the server's process for CPU accounting: gunicorn worker = child
 sleep 1; WPID=$(pgrep -P $SPID | head -1 || true); [ -n "$WPID" ] || WPID=$SPID
 ISSUER=http://127.0.0.1:5000
-COMMON=(--issuer $ISSUER --client-id bench-es256 --client-secret bench-secret-0123456789abcdef-0123456789
+CLIENT_ID=bench-es256 CLIENT_SECRET=bench-secret-0123456789abcdef-0123456789
+COMMON=(--issuer $ISSUER --client-id $CLIENT_ID --client-secret $CLIENT_SECRET
         --redirect-uri http://127.0.0.1:9/cb --users-file $WORK/users.jsonl --interaction oidcbench.interactions:idp
         --sms-sink 127.0.0.1:3999)
 source "$ROOT/bench/lib-drive.sh"
 MPID=$WPID   # lib-drive.sh counts the CPU and reads the RSS of $MPID: the worker
 drive_modes
 drive_wrk
+API=${API-userinfo:userinfo introspection:introspect} drive_api
 write_rss

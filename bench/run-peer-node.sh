@@ -18,15 +18,23 @@ if [ "${NODE_BIN:-auto}" = auto ]; then
 fi
 ISSUER=http://127.0.0.1:$PORT
 port_free "$PORT"
+# The shared provider.mjs with one change: RFC 7662 introspection switched on (off by default
+# in node-oidc-provider), so that both OPs answer the introspection workload (drive_api).
+sed 's/revocation: { enabled: true },/revocation: { enabled: true }, introspection: { enabled: true },/' \
+  "$B/peer-node/provider.mjs" > "$B/peer-node/provider-introspection.mjs"
+grep -q "introspection: { enabled: true }" "$B/peer-node/provider-introspection.mjs" \
+  || { echo "could not switch on introspection in provider.mjs" >&2; exit 1; }
 (cd "$B/peer-node" && NODE_ENV=production PORT=$PORT ID_TOKEN_ALG=$ALG \
-   exec taskset -c "${SERVER_CPU:-0}" "$NODE_BIN" provider.mjs) > "$OUT/server.log" 2>&1 &
+   exec taskset -c "${SERVER_CPU:-0}" "$NODE_BIN" provider-introspection.mjs) > "$OUT/server.log" 2>&1 &
 MPID=$!   # the node process itself (the subshell execs taskset, which execs node)
 trap 'stop_pid "$MPID"' EXIT INT TERM
 wait_http "$ISSUER/.well-known/openid-configuration" 20
-COMMON=(--issuer "$ISSUER" --client-id bench-client --client-secret bench-secret-0123456789abcdef
+CLIENT_ID=bench-client CLIENT_SECRET=bench-secret-0123456789abcdef
+COMMON=(--issuer "$ISSUER" --client-id $CLIENT_ID --client-secret $CLIENT_SECRET
         --redirect-uri http://127.0.0.1:9/cb --username alice --password correct-horse-battery-staple
         --interaction oidcbench.interactions:peer_node)
 source "$ROOT/bench/lib-drive.sh"
 drive_modes
 drive_wrk
+API=${API-userinfo:me introspection:token/introspection} drive_api
 write_rss

@@ -20,7 +20,7 @@ def _instance_secret(instance: Path) -> str:
     return path.read_text().strip()
 
 
-def create_app(overrides: dict | None = None) -> Flask:
+def create_app(overrides: dict | None = None, *, serving: bool = False) -> Flask:
     settings = load_settings(overrides)
     instance = Path(os.environ.get("IDP_INSTANCE_DIR", ROOT / "instance"))
     app = Flask(__name__, instance_path=str(instance))
@@ -38,7 +38,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from idp.platform.fileperms import private_dir
     private_dir(instance, tighten_existing=instance == ROOT / "instance")  # 0700 (issue 11 item 6)
 
-    from idp.platform.db import db, engine_options, migrate
+    from idp.platform.db import db, engine_options, init_migrations
     from idp.platform.dbdeadline import bound_waits, deadlines
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(
         app.config["SQLALCHEMY_DATABASE_URI"], settings)
@@ -62,7 +62,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     db.init_app(app)
     with app.app_context():
         bound_waits(db.engine, *deadlines(settings))  # PostgreSQL: client-side deadlines
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    if not serving:  # the WSGI entry point (idp/wsgi.py) serves requests only
+        init_migrations(app, str(ROOT / "migrations"))
 
     from idp.accounts import device
     from idp.interaction import session as sso

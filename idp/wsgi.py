@@ -2,4 +2,4 @@
 `gunicorn idp.wsgi:app`."""
 from idp import create_app
 
-app = create_app()
+app = create_app(serving=True)  # without the migration tooling (idp init runs them)

@@ -16,7 +16,9 @@ account page, registration). NIST SP 800-63B-4 §3.1.1.2 and ASVS 5.0 V6.2:
 - the confirmation must match.
 
 `strength()` is zxcvbn's 0-4 score, shown as guidance next to the field. zxcvbn reads at most
-72 characters; longer passwords are not in any blocklist and count as strong.
+72 characters; longer passwords are not in any blocklist and count as strong. Its
+dictionaries (12 MiB resident) are loaded by the first password checked in a process, not
+by every worker at start: most requests never choose a password (issue 14).
 """
 from __future__ import annotations
 
@@ -29,7 +31,6 @@ from pathlib import Path
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
-from zxcvbn import matching, zxcvbn
 
 from idp.platform.crypto import hash_password, password_needs_rehash, verify_password
 from idp.platform.db import db, now
@@ -83,6 +84,7 @@ def _vietnamese() -> tuple[str, ...]:
 @functools.cache
 def _blocklist() -> frozenset[str]:
     # zxcvbn also matches the Vietnamese list, so its l33t/reversed variants are caught too.
+    from zxcvbn import matching
     matching.add_frequency_lists({"passwords_vi": list(_vietnamese())})
     return frozenset(fold(p) for p in matching.FREQUENCY_LISTS["passwords"]) | \
         frozenset(_vietnamese())
@@ -94,6 +96,7 @@ def _analysis(password: str) -> dict | None:
         return None
     # No user_inputs: zxcvbn keeps them in a module-level dict shared by every thread, and
     # the account's own data is checked explicitly below.
+    from zxcvbn import zxcvbn
     return zxcvbn(password)
 
 

@@ -28,6 +28,7 @@ from idp.platform.clients import query_client  # lives in the platform (flows us
 from idp.platform.crypto import random_token, sha256_hex
 from idp.platform.db import db, now
 from idp.platform.models import AuthorizationCode, Citizen, Client, Token
+from idp.protocol.presented import find_token, presented_token
 from idp.protocol.single_use import (
     CONSUME_CODE,
     CONSUME_REFRESH,
@@ -255,22 +256,6 @@ class RefreshWithIdToken:
 
 # --------------------------------------------------------------------------- endpoints
 
-def find_token(token_string: str | None, hint: str | None = None) -> Token | None:
-    if not token_string or len(token_string) > 200:
-        return None
-    h = sha256_hex(token_string)
-    order = [Token.refresh_token_hash, Token.access_token_hash]
-    if hint == "access_token":
-        order.reverse()
-    for column in order:
-        row = db.session.execute(select(Token).where(column == h)).scalar()
-        if row is not None:
-            row._presented = "refresh_token" if column is Token.refresh_token_hash \
-                else "access_token"
-            return row
-    return None
-
-
 class Revocation(RevocationEndpoint):
     CLIENT_AUTH_METHODS = CLIENT_AUTH_METHODS
 
@@ -290,29 +275,28 @@ class Introspection(IntrospectionEndpoint):
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
     def query_token(self, token_string, token_type_hint):
-        return find_token(token_string, token_type_hint)
+        return presented_token(token_string, token_type_hint)
 
     def check_permission(self, token, client, request):
         # A portal introspects tokens issued to itself (for its own APIs).
-        return token.client_id == client.client_id
+        return token.row.client_id == client.client_id
 
     def introspect_token(self, token):
-        t = now()
-        if token._presented == "refresh_token":
-            active = (token.revoked_at is None and token.refresh_used_at is None
-                      and (token.refresh_expires_at or 0) > t)
-            exp = token.refresh_expires_at
+        t, row = now(), token.row
+        if token.kind == "refresh_token":
+            active = (row.revoked_at is None and row.refresh_used_at is None
+                      and (row.refresh_expires_at or 0) > t)
+            exp = row.refresh_expires_at
         else:
-            active = token.revoked_at is None and token.access_expires_at > t
-            exp = token.access_expires_at
+            active = row.revoked_at is None and row.access_expires_at > t
+            exp = row.access_expires_at
         if not active:
             return {"active": False}
-        citizen = db.session.get(Citizen, token.citizen_id)
-        return {"active": True, "scope": token.scope, "client_id": token.client_id,
-                "token_type": "Bearer" if token._presented == "access_token" else "refresh_token",
-                "exp": int(exp), "iat": int(token.issued_at), "sub": citizen.sub,
-                "aud": token.client_id, "iss": settings()["issuer"], "acr": token.acr,
-                "auth_time": token.auth_time}
+        return {"active": True, "scope": row.scope, "client_id": row.client_id,
+                "token_type": "Bearer" if token.kind == "access_token" else "refresh_token",
+                "exp": int(exp), "iat": int(row.issued_at), "sub": row.sub,
+                "aud": row.client_id, "iss": settings()["issuer"], "acr": row.acr,
+                "auth_time": row.auth_time}
 
     def create_endpoint_response(self, request):
         # RFC 7662 §2.2: an inactive, unknown or foreign token is just {"active": false}.
