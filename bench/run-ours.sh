@@ -6,7 +6,9 @@
 # (PostgreSQL + Redis on the standard local ports, default) or sqlite; OUT = result folder
 # (default /tmp/benchidp/out: one JSON per workload, wrk-*.json, rss.json); THREADS; the
 # load knobs (MODES "token refresh sso", also "flow"; OPS, TOKEN_OPS, SECS, CONC e.g. 1,16,
-# WARMUP, PREGEN, WRK_PATHS e.g. ".well-known/openid-configuration jwks.json", API (default
+# WARMUP, PREGEN, SERVER (gunicorn, default: config/gunicorn.conf.py as in production; or
+# granian: one granian WSGI worker with THREADS blocking threads, for the comparison in the
+# README), WRK_PATHS e.g. ".well-known/openid-configuration jwks.json", API (default
 # "userinfo:userinfo introspection:introspect", empty = none), WRK_CONC,
 # WRK_SECONDS) are described in bench/lib-drive.sh. After the load the worker's RSS is read.
 # Development settings with the test hooks (captcha answers) and the driver's SMS sink: a
