@@ -22,13 +22,13 @@ from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core.grants import OpenIDCode
 from authlib.oidc.core.util import create_half_hash
 from flask import current_app
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 
 from idp.platform.clients import query_client  # lives in the platform (flows use it too)
 from idp.platform.crypto import random_token, sha256_hex
 from idp.platform.db import db, now
 from idp.platform.models import AuthorizationCode, Citizen, Client, Token
-from idp.protocol.presented import find_token, presented_token
+from idp.protocol.presented import presented_token
 from idp.protocol.single_use import (
     CONSUME_CODE,
     CONSUME_REFRESH,
@@ -260,14 +260,15 @@ class Revocation(RevocationEndpoint):
     CLIENT_AUTH_METHODS = CLIENT_AUTH_METHODS
 
     def query_token(self, token_string, token_type_hint):
-        return find_token(token_string, token_type_hint)
+        return presented_token(token_string, token_type_hint)
 
     def revoke_token(self, token, request):
-        if token._presented == "refresh_token":
+        row = token.row
+        if token.kind == "refresh_token":
             # RFC 7009 §2.1: revoking a refresh token revokes the grant's access tokens too.
-            revoke_grant(token.grant_id, "revoked_by_client", token.client_id)
+            revoke_grant(row.grant_id, "revoked_by_client", row.client_id)
         else:
-            token.revoked_at = now()
+            db.session.execute(update(Token).where(Token.id == row.id).values(revoked_at=now()))
             db.session.commit()
 
 
