@@ -21,7 +21,7 @@ run_lint() {
     # Caches live in .venv (ignored by git): a warm run takes a few seconds.
     .venv/bin/lint-imports --no-logo --cache-dir .venv/.import_linter_cache .importlinter \
         >.venv/lint-imports.log 2>&1 || { cat .venv/lint-imports.log; failed+=(import-linter); }
-    .venv/bin/ruff check --quiet --output-format concise idp portals tests tools bench || failed+=(ruff)
+    .venv/bin/ruff check --quiet --output-format concise idp portals standins tests tools bench || failed+=(ruff)
     local typed=()
     for package in idp/interaction idp/methods; do
         [ -d "$package" ] && typed+=("$package")

@@ -12,9 +12,9 @@ from idp.methods.refusal import Refusal, code_required, refused, wrong_code
 
 def test_the_registry_lists_each_method_once_with_what_it_proves():
     ids = [m.id for m in registry.all_methods()]
-    assert ids == ["password", "sms", "totp", "recovery"]
+    assert ids == ["password", "sms", "totp", "recovery", "usb"]
     assert [m.id for m in registry.second_factors()] == ["sms", "totp", "recovery"]
-    assert [m.id for m in registry.first_factors()] == ["password"]
+    assert [m.id for m in registry.first_factors()] == ["password", "usb"]
     assert all(isinstance(m, Method) for m in registry.all_methods())
     assert registry.by_id("password").factor is Factor.FIRST
     with pytest.raises(KeyError):
@@ -28,10 +28,27 @@ def test_amr_of_a_login_is_rfc_8176_and_the_same_as_before_issue_13():
     assert registry.login_amr(registry.by_id("recovery")) == ["pwd", "otp", "mfa"]
 
 
-def test_nothing_reaches_loa3_yet():
-    assert registry.highest_level() == "LoA2"
-    assert registry.level_reachable("LoA2") and not registry.level_reachable("LoA3")
+def test_a_certificate_login_has_its_own_amr_without_the_password():
+    usb = registry.by_id("usb")
+    assert registry.login_amr(None, first=usb) == ["hwk", "sc", "pin", "mfa"]
+
+
+def test_loa3_is_reachable_only_where_trust_anchors_are_configured(app, tmp_path):
+    assert registry.highest_level() == "LoA2"  # outside any app: no carrier is available
+    with app.app_context():  # the test app configures no trust anchor
+        assert registry.certificate_methods() == []
+        assert registry.level_reachable("LoA2") and not registry.level_reachable("LoA3")
     assert registry.level_of("password") == "LoA1" and registry.level_of("sms") == "LoA2"
+    assert registry.level_of("usb") == "LoA3"
+    from idp.platform.pki import testca
+    from tests.support.apps import make_app
+    pki = testca.TestPki.create(base_url="http://127.0.0.1:1")
+    paths = pki.write(tmp_path / "anchors")
+    trusted = make_app(f"sqlite:///{tmp_path / 'idp.sqlite3'}",
+                       pki_trust_anchors=[str(p) for p in paths])
+    with trusted.app_context():
+        assert [m.id for m in registry.certificate_methods()] == ["usb"]
+        assert registry.highest_level() == "LoA3" and registry.level_reachable("LoA3")
 
 
 @pytest.mark.parametrize("reason, retry_after, status, message_id", [

@@ -7,7 +7,9 @@ resident figures themselves are in bench/, never asserted here).
   thread of its own.
 - The WSGI entry point serves without the migration tooling (Alembic, Mako, Pygments), and
   the password-strength dictionaries (zxcvbn) load with the first password checked; the
-  operators' app still has its migrations.
+  operators' app still has its migrations. Certificate validation (pyhanko-certvalidator,
+  aiohttp) loads with the first certificate checked, not with the app.
+- A serving worker's threads share two malloc arenas, not one each (platform/malloc.py).
 """
 from __future__ import annotations
 
@@ -82,13 +84,18 @@ def test_a_forked_worker_gets_its_own_thread():
     assert answer == b"ok"
 
 
-def _modules_after(code: str, tmp_path) -> dict:
-    env = {**os.environ, "IDP_INSTANCE_DIR": str(tmp_path / "instance"),
+def _probe_env(tmp_path) -> dict:
+    return {**os.environ, "IDP_INSTANCE_DIR": str(tmp_path / "instance"),
            "IDP_KEK_FILE": str(tmp_path / "kek.key"), "IDP_ENV": "development",
            "IDP_DATABASE_URL": f"sqlite:///{tmp_path / 'idp.sqlite3'}",
            "IDP_SECRET_KEY": "m" * 40}
+
+
+def _modules_after(code: str, tmp_path) -> dict:
+    env = _probe_env(tmp_path)
     probe = code + ("\nimport json, sys\nprint(json.dumps({m: m in sys.modules for m in "
-                    "('alembic', 'flask_migrate', 'mako', 'pygments', 'zxcvbn')}))")
+                    "('alembic', 'flask_migrate', 'mako', 'pygments', 'zxcvbn', "
+                    "'pyhanko_certvalidator', 'aiohttp')}))")
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
@@ -98,7 +105,8 @@ def _modules_after(code: str, tmp_path) -> dict:
 def test_the_serving_app_leaves_the_operators_tooling_unloaded(tmp_path):
     loaded = _modules_after("import idp.wsgi", tmp_path)
     assert loaded == {"alembic": False, "flask_migrate": False, "mako": False,
-                      "pygments": False, "zxcvbn": False}
+                      "pygments": False, "zxcvbn": False, "pyhanko_certvalidator": False,
+                      "aiohttp": False}
 
 
 def test_the_first_password_checked_loads_zxcvbn(tmp_path):
@@ -116,3 +124,31 @@ def test_the_operators_app_keeps_its_migrations(tmp_path, monkeypatch):
     served = create_app({"env": "test", "secret_key": "m" * 40,
                          "database_url": f"sqlite:///{tmp_path / 'ops.sqlite3'}"}, serving=True)
     assert "migrate" not in served.extensions
+
+
+_ARENAS = """
+import ctypes, threading
+barrier = threading.Barrier(8)
+kept = []
+def allocate():
+    barrier.wait()
+    kept.append([bytearray(200) for _ in range(20000)])
+threads = [threading.Thread(target=allocate) for _ in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+ctypes.CDLL("libc.so.6").malloc_stats()  # one "Arena n:" block per arena, on stderr
+"""
+
+
+def _arenas_after(code: str, tmp_path) -> int:
+    env = {k: v for k, v in _probe_env(tmp_path).items() if k != "MALLOC_ARENA_MAX"}
+    out = subprocess.run([sys.executable, "-c", code + _ARENAS], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return sum(line.startswith("Arena ") for line in out.stderr.splitlines())
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_stats")
+def test_the_serving_workers_threads_share_two_malloc_arenas(tmp_path):
+    assert _arenas_after("", tmp_path) > 2  # glibc's default: one per allocating thread
+    assert _arenas_after("import idp.wsgi\n", tmp_path) <= 2

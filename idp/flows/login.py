@@ -55,12 +55,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, render_template, url_for
+from flask import current_app, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from idp.accounts import factors, lockout
 from idp.accounts.validation import looks_like_id_number
-from idp.flows import second_factor
+from idp.flows import certificate_step, second_factor
 from idp.interaction import pending
 from idp.interaction.engine import Finish, Flow, FlowKind, Goto, Login, Outcome, Stay, save
 from idp.interaction.policy import LEVELS
@@ -152,17 +152,27 @@ class LoginFlow(FlowKind):
         if flow.state in second_factor.STATES:
             return second_factor.render(flow, errors)
         values = values or {"username": self._hinted_username(flow)}
+        carrier = certificate_step.carrier(values.get("tab") or request.args.get("tab"))
+        certificate_only = _certificate_required(flow)
+        if carrier is None and certificate_only:
+            carrier = next(iter(certificate_step.carriers()), None)
         s = _settings()
         return render_template(
             "login.html", action=url_for("flows.submit", flow_id=flow.id),
-            captcha_id=captcha.issue(_store(), s["captcha_ttl"], bound_to=flow.id, purpose="login",
-                                     hard=bool(flow.data.get("hard_captcha"))),
+            # the captcha belongs to the password form: none issued for a certificate tab
+            captcha_id=None if carrier is not None else captcha.issue(
+                _store(), s["captcha_ttl"], bound_to=flow.id, purpose="login",
+                hard=bool(flow.data.get("hard_captcha"))),
             remember=bool(values.get("remember")),
             username=values.get("username", ""), errors=errors or {},
             client_name=_client_name(flow),
             forgot_url=url_for("recovery.from_login", flow_id=flow.id),
             register_url=url_for("register.from_login", flow_id=flow.id),
-            refresh_captcha_url=flow.url)
+            refresh_captcha_url=flow.url,
+            tab=carrier.id if carrier is not None else "password",
+            tabs={m.id: f"{flow.url}?tab={m.id}" for m in certificate_step.carriers()},
+            certificate_only=certificate_only, certificate_required=msg("certificate.required"),
+            signer=certificate_step.panel(flow, carrier) if carrier is not None else None)
 
     @staticmethod
     def _hinted_username(flow: Flow) -> str:
@@ -173,6 +183,10 @@ class LoginFlow(FlowKind):
     def handle(self, flow: Flow, form: MultiDict[str, str]) -> Outcome:
         if flow.state in second_factor.STATES:
             return second_factor.handle(flow, form, {"login_done": True})
+        if form.get("method"):
+            return self._certificate(flow, form)
+        if _certificate_required(flow):
+            return Stay({"form": msg("certificate.required")}, {}, 400)
         username = (form.get("username") or "").strip()
         password = form.get("password") or ""
         keep = {"username": username[:20], "remember": bool(form.get("remember"))}
@@ -227,6 +241,19 @@ class LoginFlow(FlowKind):
                                   registry.login_amr(None), flow.data["remember"]))
 
     @staticmethod
+    def _certificate(flow: Flow, form: MultiDict[str, str]) -> Outcome:
+        """A certificate tab's submit (certificate_step): the certificate names the account;
+        the login is LoA3, no password, no second factor."""
+        carrier = certificate_step.carrier(form.get("method"))
+        if carrier is None:
+            return Stay({"form": msg("certificate.unavailable")}, {}, 400)
+        flow.data["remember"] = bool(form.get("remember"))
+        outcome = certificate_step.answer(flow, carrier, form)
+        if isinstance(outcome, Stay):
+            return outcome
+        return Finish({"login_done": True}, login=outcome)
+
+    @staticmethod
     def _needs_second_factor(flow: Flow, citizen: Citizen) -> bool:
         """The level the policy asked this login to reach (`flow.needed.level`: the
         deployment's `login_min_acr`, LoA2 by default, or more if the RP asked; less only for
@@ -236,6 +263,12 @@ class LoginFlow(FlowKind):
         level = flow.needed.level if flow.needed is not None else "LoA2"
         return LEVELS[level] >= 2 or (
             citizen.sms_reset_pending and factors.has_non_sms_factor(citizen))
+
+
+def _certificate_required(flow: Flow) -> bool:
+    """The policy asked this login for LoA3: only a certificate reaches it, so the password
+    form is not offered (a password and a code would end at LoA2 and ask again)."""
+    return flow.needed is not None and LEVELS[flow.needed.level] >= 3
 
 
 def wait_message(seconds: int) -> Message:

@@ -11,8 +11,8 @@ Conventions:
 - `amr` values are RFC 8176's. A second factor lists only its own (`sms`, `otp`); the step
   that combines it with the password adds `pwd` and `mfa` (registry.login_amr).
 - `level` is the highest level of assurance (`LoA1`…`LoA3`) a login using this method can
-  reach: a second factor on top of the password reaches LoA2 today; nothing reaches LoA3
-  (registry.highest_level, read by the policy).
+  reach: a second factor on top of the password reaches LoA2; a certificate carrier reaches
+  LoA3 where it is `available()` (registry.highest_level, read by the policy).
 - `challenge_id` is the flow's id (or any id the caller owns): methods that keep a challenge
   (the SMS code) keep it under that id, so a flow's resends and tries count together.
 - A refusal is raised as `idp.methods.refusal.Refusal` (message id, status, wait).
@@ -81,6 +81,11 @@ class Method(ABC):
         if level not in LEVELS:
             raise ValueError(f"sign-in method {id}: unknown level {level}")
         cls.id, cls.amr, cls.factor, cls.level = id, amr, factor, level
+
+    def available(self) -> bool:
+        """Whether this deployment can use the method at all (a carrier that needs
+        configuration says False without it). The registry's levels count only these."""
+        return True
 
     @abstractmethod
     def options(self, citizen: Citizen) -> list[Option]:

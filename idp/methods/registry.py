@@ -9,6 +9,8 @@ account page, and the first usable second factor is the one a login starts with.
 from __future__ import annotations
 
 from idp.methods.base import LEVELS, Method
+from idp.methods.certificate.method import CertificateMethod
+from idp.methods.certificate.usb import UsbToken
 from idp.methods.password import Password
 from idp.methods.recovery_code import RecoveryCode
 from idp.methods.sms import Sms
@@ -19,6 +21,7 @@ METHODS: tuple[Method, ...] = (
     Sms(),
     Totp(),
     RecoveryCode(),
+    UsbToken(),
 )
 
 _BY_ID: dict[str, Method] = {m.id: m for m in METHODS}
@@ -44,10 +47,15 @@ def first_factors() -> list[Method]:
     return [m for m in METHODS if not m.second_factor]
 
 
+def certificate_methods() -> list[CertificateMethod]:
+    """The certificate carriers this deployment can use (the login page's tabs, LoA3)."""
+    return [m for m in METHODS if isinstance(m, CertificateMethod) and m.available()]
+
+
 def highest_level() -> str:
-    """The highest level any login can reach with the methods registered: LoA2 today (a
-    second factor after the password); LoA3 arrives with a certificate carrier."""
-    return max((m.level for m in METHODS), key=LEVELS.__getitem__)
+    """The highest level a login can reach with the methods available here: LoA2 (a second
+    factor after the password), LoA3 where a certificate carrier is configured."""
+    return max((m.level for m in METHODS if m.available()), key=LEVELS.__getitem__)
 
 
 def level_reachable(level: str) -> bool:
@@ -63,10 +71,11 @@ def level_of(method_id: str) -> str:
     return by_id(method_id).level
 
 
-def login_amr(second: Method | None) -> list[str]:
-    """The `amr` of a login (RFC 8176): the password's, then the second factor's and `mfa`
-    when there was one. Today's values: pwd; pwd sms mfa; pwd otp mfa."""
-    amr = [a for m in first_factors() for a in m.amr]
+def login_amr(second: Method | None, first: Method | None = None) -> list[str]:
+    """The `amr` of a login (RFC 8176): the first factor's (the password unless said), then
+    the second factor's and `mfa` when there was one: pwd; pwd sms mfa; pwd otp mfa; a
+    certificate alone: its own (hwk sc pin mfa for a USB token)."""
+    amr = list((first or _BY_ID["password"]).amr)
     if second is None:
         return amr
     return amr + [a for a in second.amr if a not in amr] + ["mfa"]

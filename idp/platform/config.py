@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import tomllib
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -162,6 +163,8 @@ def validate(s: dict) -> None:
     _validate_outbox(s)
     _validate_hardening(s)
     _validate_landing(s)
+    _validate_pki(s)
+    _validate_remote_signers(s)
     if s["env"] == "production":
         if s["test_hooks"]:
             raise ConfigError("production: IDP_TEST_HOOKS must be 0")
@@ -248,3 +251,52 @@ def _validate_landing(s: dict) -> None:
                 raise ConfigError(f"{key}: must be absolute http(s) URLs, got {url!r}")
     if s["env"] == "production" and s["home_url"] and not issuer_is_secure(s["home_url"]):
         raise ConfigError("production: home_url must be an https:// URL")
+
+
+# --- Issue 15: certificate sign-in (idp/platform/pki/). The anchor files themselves are read
+# and checked against their fingerprints by idp/platform/pki/trust.py at start-up.
+
+def _validate_pki(s: dict) -> None:
+    pins = s["pki_trust_anchor_sha256"]
+    for pin in pins:
+        if not re.fullmatch(r"[0-9a-f]{64}", re.sub(r"[\s:]", "", pin).lower()):
+            raise ConfigError(f"pki_trust_anchor_sha256: not a SHA-256 fingerprint (64 hex "
+                              f"digits): {pin!r}")
+    if pins and len(pins) != len(s["pki_trust_anchors"]):
+        raise ConfigError(f"pki_trust_anchor_sha256: {len(pins)} fingerprints for "
+                          f"{len(s['pki_trust_anchors'])} pki_trust_anchors (one each, same "
+                          "order)")
+    if s["env"] == "production" and s["pki_trust_anchors"] and not pins:
+        raise ConfigError("production: pki_trust_anchor_sha256 must pin every file in "
+                          "pki_trust_anchors")
+    if s["pki_revocation"] not in {"require", "soft-fail"}:
+        raise ConfigError("pki_revocation: must be require or soft-fail")
+    if not 0 < s["pki_revocation_timeout"] <= 30:
+        raise ConfigError("pki_revocation_timeout: must be between 0 and 30 seconds (a "
+                          "citizen waits at the page)")
+    for host in s["pki_revocation_allowed_hosts"]:
+        if not (_is_ip(host) or all(c.isalnum() or c in ".-_" for c in host)):
+            raise ConfigError("pki_revocation_allowed_hosts: host names or IP addresses only "
+                              f"(no scheme, port or path), got {host!r}")
+
+
+def _validate_remote_signers(s: dict) -> None:
+    """The carriers' addresses (idp/platform/signers/, the USB plugin on the citizen's PC)."""
+    ports = s["usb_plugin_ports"]
+    if not ports or not all(p.isdigit() and 0 < int(p) < 65536 for p in ports):
+        raise ConfigError(f"usb_plugin_ports: port numbers 1-65535, got {ports!r}")
+    if s["usb_plugin_scheme"] not in {"wss", "ws"}:
+        raise ConfigError("usb_plugin_scheme: must be wss (or ws for a local test)")
+    host = s["usb_plugin_host"]
+    if not host or not all(c.isalnum() or c in ".-" for c in host):
+        raise ConfigError(f"usb_plugin_host: a host name or IPv4 address, got {host!r}")
+    if s["env"] == "production" and s["usb_plugin_scheme"] != "wss":
+        raise ConfigError("production: usb_plugin_scheme must be wss")
+    for key in ("mobile_sign_url", "smartca_url", "smartca_notify_url"):
+        url = s[key]
+        if url and urlsplit(url).scheme not in {"http", "https"}:
+            raise ConfigError(f"{key}: an http(s) URL, got {url!r}")
+        if url and s["env"] == "production" and not url.startswith("https://"):
+            raise ConfigError(f"production: {key} must be an https:// URL")
+    if not 0 < s["signer_timeout"] <= 60:
+        raise ConfigError("signer_timeout: must be between 0 and 60 seconds")

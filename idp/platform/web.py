@@ -84,6 +84,13 @@ def render_error(status: int, title: str, message: str):
     return render_template("error.html", title=title, message=message), status
 
 
+def allow_connect(*sources: str) -> None:
+    """Let this response's page also open connections to `sources` (CSP connect-src): the
+    certificate sign-in page reaches the USB signing plugin on the citizen's PC at
+    wss://localhost:4433-4435 (idp/static/usb-signer.js). Every other page stays at 'self'."""
+    g.csp_connect = tuple(g.get("csp_connect", ())) + sources
+
+
 def _security_headers(response):
     h = response.headers
     h.setdefault("X-Content-Type-Options", "nosniff")
@@ -91,9 +98,11 @@ def _security_headers(response):
     if response.mimetype == "text/html":
         # RFC 9700 §4.16 / RFC 6749 §10.13: no framing of any page of ours.
         h.setdefault("X-Frame-Options", "DENY")
+        connect = " ".join(("'self'",) + tuple(g.get("csp_connect", ())))
         h.setdefault("Content-Security-Policy",
                      "default-src 'self'; img-src 'self' data:; media-src 'self'; "
-                     "style-src 'self'; script-src 'self'; form-action 'self' http: https:; "
+                     f"style-src 'self'; script-src 'self'; connect-src {connect}; "
+                     "form-action 'self' http: https:; "
                      "frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
         h.setdefault("Cache-Control", "no-store")
     if request.is_secure or request.headers.get("X-Forwarded-Proto") == "https":
