@@ -1,5 +1,6 @@
 """Blueprint "pages": what the citizen sees of a portal. The public home page, the citizen's
-information (/thong-tin, any level), the case submission (/nop-ho-so, the portal's
+information (/thong-tin, any level; an organisation's view when the IdP's `LoaiTaiKhoan`
+says a business or an agency signed in), the case submission (/nop-ho-so, the portal's
 `submit_acr`, hence a step-up) and placeholder pages for the other menu entries of the theme."""
 from __future__ import annotations
 
@@ -41,7 +42,12 @@ def citizen() -> ResponseReturnValue:
     response = login_required()
     if response is not None:
         return response
-    return render_template("citizen.html", claims=g.record.claims, info=g.record.userinfo)
+    claims, info = g.record.claims, g.record.userinfo
+    # LoaiTaiKhoan (dvcqg scope): "1" a citizen, "2" a business, "3" an agency.
+    kind = str(info.get("LoaiTaiKhoan") or claims.get("LoaiTaiKhoan") or "1")
+    if kind in ("2", "3"):
+        return render_template("organisation.html", claims=claims, info=info, kind=kind)
+    return render_template("citizen.html", claims=claims, info=info)
 
 
 @bp.route("/nop-ho-so", methods=["GET", "POST"])

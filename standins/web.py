@@ -10,10 +10,14 @@
   |fail>, POST reset (subscribers re-read, everything forgotten), GET|POST settings
   (`latency`, `clock_offset`, `fault`, `lifetime`; JSON);
 - `/_phone/<who>` (phone number or user id): the citizen's phone — the pending requests with
-  their display code and the buttons Đồng ý / Từ chối.
+  their display code and the buttons Đồng ý / Từ chối;
+- `/_pki/crl/<ca>.crl`: the CRL files of DATA_DIR/crl/, as they lie there (the development
+  demo's `idp pki demo` writes them and names this address in its certificates, so the
+  IdP's fail-closed revocation check has a CA to ask; a CA's CRL server is not the signing
+  service, but one stand-in fewer to run is worth the shortcut).
 
-Control and phone pages are not delayed, not faulted and not recorded. Test-only: nothing here
-is authenticated.
+Control, phone and CRL pages are not delayed, not faulted and not recorded (a test's fault
+is about the signing service, not about the CA). Test-only: nothing here is authenticated.
 """
 from __future__ import annotations
 
@@ -21,7 +25,16 @@ import argparse
 import time
 from typing import Any
 
-from flask import Flask, abort, jsonify, redirect, render_template_string, request, url_for
+from flask import (
+    Flask,
+    abort,
+    jsonify,
+    redirect,
+    render_template_string,
+    request,
+    send_from_directory,
+    url_for,
+)
 
 from standins.core import Stand
 
@@ -60,7 +73,7 @@ def install(app: Flask, stand: Stand, title: str) -> None:
     app.extensions["standin"] = stand
 
     def is_protocol() -> bool:
-        return not request.path.startswith(("/_control/", "/_phone/"))
+        return not request.path.startswith(("/_control/", "/_phone/", "/_pki/"))
 
     @app.before_request
     def around_protocol() -> Any:
@@ -142,6 +155,15 @@ def install(app: Flask, stand: Stand, title: str) -> None:
             abort(400)
         stand.finish(tx_id, ACTIONS[decision], "answered on the phone")
         return redirect(url_for("standin_phone", who=who))
+
+    @app.get("/_pki/crl/<name>")
+    def standin_crl(name: str) -> Any:
+        # Only *.crl of that one folder (send_from_directory refuses any path outside it):
+        # the data folder also holds subscribers' private keys.
+        if not name.endswith(".crl"):
+            abort(404)
+        return send_from_directory(stand.data_dir.resolve() / "crl", name,
+                                   mimetype="application/pkix-crl", max_age=60)
 
 
 def arguments(description: str) -> argparse.ArgumentParser:

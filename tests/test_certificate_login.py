@@ -251,3 +251,25 @@ def test_the_answer_is_json_fields_only(web):
         for bad in ("[]", "{", json.dumps({"tx_id": 1})):
             with pytest.raises(Refusal):
                 parse(bad)
+
+
+def test_a_certificate_that_signs_in_is_recorded_and_once_removed_is_refused(
+        web, pki_app, served):
+    from idp.accounts import cert_bindings
+    from idp.accounts.citizen_admin import by_id_number
+    from idp.platform.pki.testca import sha256_hex
+    token, spare = token_for(served), token_for(served)
+    html, _, _ = loa3_login_page(web)
+    finish(web, sign_and_post(web, html, token))
+    with pki_app.app_context():
+        citizen = by_id_number(CITIZEN.id_number)
+        listed = cert_bindings.rows(citizen, "usb")
+        assert [row.cert_sha256 for row in listed] == [sha256_hex(token.cert)]
+        assert cert_bindings.remove(citizen, listed[0].id, "usb")
+        db.session.commit()
+        assert cert_bindings.rows(citizen, "usb") == []
+    other_browser = pki_app.test_client()
+    html, _, _ = loa3_login_page(other_browser)
+    r = sign_and_post(other_browser, html, token)
+    assert (r.status_code, message_of(r)) == (403, "certificate.removed")
+    finish(other_browser, sign_and_post(other_browser, r.get_data(as_text=True), spare))

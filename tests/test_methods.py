@@ -12,9 +12,9 @@ from idp.methods.refusal import Refusal, code_required, refused, wrong_code
 
 def test_the_registry_lists_each_method_once_with_what_it_proves():
     ids = [m.id for m in registry.all_methods()]
-    assert ids == ["password", "sms", "totp", "recovery", "usb"]
+    assert ids == ["password", "sms", "totp", "recovery", "usb", "sim", "smartca"]
     assert [m.id for m in registry.second_factors()] == ["sms", "totp", "recovery"]
-    assert [m.id for m in registry.first_factors()] == ["password", "usb"]
+    assert [m.id for m in registry.first_factors()] == ["password", "usb", "sim", "smartca"]
     assert all(isinstance(m, Method) for m in registry.all_methods())
     assert registry.by_id("password").factor is Factor.FIRST
     with pytest.raises(KeyError):

@@ -32,6 +32,27 @@ def refused(leaf, served, **policy) -> str:
 # --- good certificates
 
 
+def test_validation_works_from_a_thread_that_runs_an_event_loop(served):
+    """A caller inside a running loop (an asyncio server, Playwright's sync API) must get an
+    answer, not asyncio.run's "cannot be called from a running event loop"."""
+    import asyncio
+    leaf = served.pki.issue(uids=("CCCD:001200000001",))
+
+    async def inside_a_loop():
+        return validate(leaf.cert, leaf.chain, policy=served.policy())
+
+    assert asyncio.run(inside_a_loop()).revocation_checked is True
+    revoked = served.pki.issue(uids=("CCCD:001200000001",))
+    served.pki.revoke(revoked)
+
+    async def refused_inside_a_loop():
+        with pytest.raises(CertificateRefused) as refused:
+            validate(revoked.cert, revoked.chain, policy=served.policy())
+        return refused.value.reason
+
+    assert asyncio.run(refused_inside_a_loop()) == "revoked"
+
+
 @pytest.mark.parametrize("ca", ["vnpt", "gov"])
 @pytest.mark.parametrize("key", ["rsa", "ec"])
 def test_a_good_certificate_is_valid(served, ca, key):

@@ -32,6 +32,7 @@ from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.vn import mst as stdnum_mst
 
 from idp.accounts.validation import ValidationError, normalize_phone, parse_id_number
+from idp.platform.reasons import ReasonedError
 
 TELEPHONE_NUMBER = ObjectIdentifier("2.5.4.20")
 
@@ -43,15 +44,12 @@ PREFIXES: dict[str, str] = {
 PERSONAL = ("CCCD", "CMND", "HC")
 
 
-class CertIdentityRefused(Exception):
+class CertIdentityRefused(ReasonedError):
     """The certificate names no one we can sign in. `reason`: "no_identifier",
     "invalid_id_number", "invalid_mst", "conflicting_identifiers"; the page shows
     `message_id` (idp/platform/messages/certificate.py)."""
 
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
-        self.message_id = "certificate." + reason
+    area = "certificate"
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from idp.cli.complaints import complaints
 from idp.cli.demo import demo
 from idp.cli.initialize import init
 from idp.cli.keys import keys
+from idp.cli.pki import pki
 from idp.cli.recovery import recovery
 from idp.cli.users import users
 from idp.cli.worker import worker
@@ -33,7 +34,7 @@ def main():
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
 
-for _command in (init, keys, clients, users, recovery, audit, worker, demo, complaints):
+for _command in (init, keys, clients, users, recovery, audit, worker, demo, complaints, pki):
     main.add_command(_command)
 
 

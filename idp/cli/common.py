@@ -62,6 +62,18 @@ class OneLineErrors(click.Command):
 
 # --- Application, database and schema ---------------------------------------------------------
 
+def current_settings() -> dict:
+    """The IdP's settings without building an app when none is running (a check that must
+    come before anything is created); a bad configuration is one line."""
+    if has_app_context() or click.get_current_context().find_object(ScriptInfo) is not None:
+        return load_app().config["IDP"]
+    from idp.platform.config import load_settings
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        raise CliError(f"configuration: {exc}") from None
+
+
 def load_app() -> Flask:
     """The app of `flask ... idp` or of an enclosing context, else a new one: a bad
     configuration is one line, not a traceback."""

@@ -5,14 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from flask import current_app, has_app_context
-from flask.cli import ScriptInfo
+from flask import current_app
 
 from idp.cli.clients import import_clients
-from idp.cli.common import CliError, load_app, operator_command
+from idp.cli.common import CliError, current_settings, operator_command
 from idp.cli.users import import_citizens
 from idp.platform import schema
-from idp.platform.config import ConfigError, load_settings
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 DEMO_CLIENTS = DATA_DIR / "demo_clients.json"
@@ -40,14 +38,7 @@ def _upgrade_schema() -> str:
 def _refuse_demo_in_production() -> None:
     """The demo clients and citizens have published secrets and passwords: never load them
     into a production database. Checked before anything is created or written."""
-    if has_app_context() or click.get_current_context().find_object(ScriptInfo) is not None:
-        settings = load_app().config["IDP"]
-    else:
-        try:
-            settings = load_settings()
-        except ConfigError as exc:
-            raise CliError(f"configuration: {exc}") from None
-    if settings["env"] == "production":
+    if current_settings()["env"] == "production":
         raise CliError("`idp init --demo` is refused with IDP_ENV=production (the demo clients "
                        "and citizens have published secrets); run `idp init` without --demo")
 

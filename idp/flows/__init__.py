@@ -73,8 +73,10 @@ def completion(flow_id: str) -> dict[str, Any] | None:
 def init_app(app: Flask) -> None:
     from idp.flows.recovery_views import bp as recovery_bp
     from idp.flows.register_views import bp as register_bp
+    from idp.flows.smartca_callback import bp as smartca_bp
     from idp.platform import captcha
     app.register_blueprint(engine.bp)
     app.register_blueprint(recovery_bp)  # forgot password, lost phone
     app.register_blueprint(register_bp)  # "Chưa có tài khoản? Đăng ký"
+    app.register_blueprint(smartca_bp)  # "Hoặc đăng nhập bằng VNPT SmartCA" and its callback
     captcha.init_app(app)

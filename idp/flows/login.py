@@ -137,25 +137,38 @@ class Throttle:
 
 
 CREDENTIALS = "credentials"
+SIGNER_WAIT = "signer_wait"  # a remote carrier's request is on the citizen's phone
 
 
 class LoginFlow(FlowKind):
     """ID number + password + captcha, then (when `flow.needed.level` asks LoA2, or the
-    password was just reset by SMS) the second-factor states of flows/second_factor.py."""
+    password was just reset by SMS) the second-factor states of flows/second_factor.py. A
+    certificate tab finishes at once (USB ký số) or, for a remote carrier (SIM ký số, VNPT
+    SmartCA), waits in SIGNER_WAIT for the phone and finishes there or goes back."""
     name = "login"
     initial_state = CREDENTIALS
-    transitions = {CREDENTIALS: frozenset(second_factor.METHOD_STATES),
+    transitions = {CREDENTIALS: frozenset(second_factor.METHOD_STATES) | {SIGNER_WAIT},
+                   SIGNER_WAIT: frozenset({CREDENTIALS}),
                    **second_factor.TRANSITIONS}
+    # The state a certificate carrier starts in, and the one it waits in (the SmartCA
+    # callback, flows/smartca_callback.py, moves a flow from the first to the second).
+    certificate_states = (CREDENTIALS, SIGNER_WAIT)
 
     def render(self, flow: Flow, errors: dict[str, Any] | None = None,
                values: dict[str, Any] | None = None) -> Any:
         if flow.state in second_factor.STATES:
             return second_factor.render(flow, errors)
-        values = values or {"username": self._hinted_username(flow)}
-        carrier = certificate_step.carrier(values.get("tab") or request.args.get("tab"))
+        if flow.state == SIGNER_WAIT:
+            return certificate_step.render_wait(flow, errors, values)
+        values = {"username": self._hinted_username(flow), **(values or {})}
+        shown = None if errors else certificate_step.notice(flow)
+        if shown is not None:
+            errors, values = shown[0], {**values, **shown[1]}
+        carrier = certificate_step.tab(values.get("tab") or request.args.get("tab"))
         certificate_only = _certificate_required(flow)
         if carrier is None and certificate_only:
-            carrier = next(iter(certificate_step.carriers()), None)
+            carrier = next(iter(certificate_step.tab_carriers()), None)
+        smartca = certificate_step.redirect_carrier()
         s = _settings()
         return render_template(
             "login.html", action=url_for("flows.submit", flow_id=flow.id),
@@ -170,9 +183,12 @@ class LoginFlow(FlowKind):
             register_url=url_for("register.from_login", flow_id=flow.id),
             refresh_captcha_url=flow.url,
             tab=carrier.id if carrier is not None else "password",
-            tabs={m.id: f"{flow.url}?tab={m.id}" for m in certificate_step.carriers()},
+            tabs={m.id: f"{flow.url}?tab={m.id}" for m in certificate_step.tab_carriers()},
             certificate_only=certificate_only, certificate_required=msg("certificate.required"),
-            signer=certificate_step.panel(flow, carrier) if carrier is not None else None)
+            signer=certificate_step.panel(flow, carrier) if carrier is not None else None,
+            signer_account=values.get(certificate_step.ACCOUNT_FIELD, ""),
+            smartca_action=url_for("smartca_signin.begin", flow_id=flow.id)
+            if smartca is not None else None)
 
     @staticmethod
     def _hinted_username(flow: Flow) -> str:
@@ -183,6 +199,8 @@ class LoginFlow(FlowKind):
     def handle(self, flow: Flow, form: MultiDict[str, str]) -> Outcome:
         if flow.state in second_factor.STATES:
             return second_factor.handle(flow, form, {"login_done": True})
+        if flow.state == SIGNER_WAIT:
+            return certificate_step.outcome(certificate_step.check(flow, form), CREDENTIALS)
         if form.get("method"):
             return self._certificate(flow, form)
         if _certificate_required(flow):
@@ -248,10 +266,9 @@ class LoginFlow(FlowKind):
         if carrier is None:
             return Stay({"form": msg("certificate.unavailable")}, {}, 400)
         flow.data["remember"] = bool(form.get("remember"))
-        outcome = certificate_step.answer(flow, carrier, form)
-        if isinstance(outcome, Stay):
-            return outcome
-        return Finish({"login_done": True}, login=outcome)
+        if certificate_step.is_remote(carrier):  # SIM ký số: the request goes to the phone
+            return certificate_step.begin(flow, carrier, form) or Goto(SIGNER_WAIT)
+        return certificate_step.outcome(certificate_step.answer(flow, carrier, form), CREDENTIALS)
 
     @staticmethod
     def _needs_second_factor(flow: Flow, citizen: Citizen) -> bool:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from idp.methods.base import LEVELS, Method
 from idp.methods.certificate.method import CertificateMethod
+from idp.methods.certificate.sim import SimSignature
+from idp.methods.certificate.smartca import SmartCa
 from idp.methods.certificate.usb import UsbToken
 from idp.methods.password import Password
 from idp.methods.recovery_code import RecoveryCode
@@ -22,6 +24,8 @@ METHODS: tuple[Method, ...] = (
     Totp(),
     RecoveryCode(),
     UsbToken(),
+    SimSignature(),
+    SmartCa(),
 )
 
 _BY_ID: dict[str, Method] = {m.id: m for m in METHODS}

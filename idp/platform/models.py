@@ -7,16 +7,18 @@ import sqlalchemy as sa
 from sqlalchemy import Boolean, Float, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from idp.platform.account_columns import AccountKindColumns, CertificateBindingColumns
 from idp.platform.db import db, now
 
 
-class Citizen(db.Model):
+class Citizen(AccountKindColumns, db.Model):
+    """An account, a citizen's or an organisation's (platform/account_columns.py: why, keys)."""
     __tablename__ = "citizens"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # Opaque, never reassigned subject identifier (OIDC Core §2); the ID number is not the sub.
     sub: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
-    id_number: Mapped[str] = mapped_column(String(12), unique=True, nullable=False)
+    id_number: Mapped[str] = mapped_column(String(24), unique=True, nullable=False)
     full_name: Mapped[str] = mapped_column(String(200), nullable=False)
     birth_date: Mapped[str] = mapped_column(String(10), nullable=False)  # YYYY-MM-DD
     gender: Mapped[str] = mapped_column(String(10), nullable=False)  # male | female
@@ -42,15 +44,15 @@ class Citizen(db.Model):
         return self.id
 
 
-class AuthMethod(db.Model):
-    """A second factor of an account: a phone receiving SMS codes, or an authenticator app.
-    Exactly one phone is the default (also `Citizen.phone`, the contact number)."""
+class AuthMethod(CertificateBindingColumns, db.Model):
+    """A phone receiving SMS codes, an authenticator app or (kind cert) a bound certificate
+    (platform/account_columns.py). One phone is the default (also `Citizen.phone`)."""
     __tablename__ = "auth_methods"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"),
                                             nullable=False, index=True)
-    kind: Mapped[str] = mapped_column(String(10), nullable=False)  # sms | totp
+    kind: Mapped[str] = mapped_column(String(10), nullable=False)  # sms | totp | cert
     phone: Mapped[str | None] = mapped_column(String(16))  # E.164, for sms
     # TOTP secret, AES-GCM under the key-encryption key (nonce || ciphertext), for totp.
     secret_enc: Mapped[bytes | None] = mapped_column(LargeBinary)

@@ -18,7 +18,8 @@ from idp.platform.web import client_ip
 
 # Which blueprints each setting limits.
 LIMITED = {
-    "rate_limit_pages": ("authorize", "flows", "account", "logout", "recovery", "register"),
+    "rate_limit_pages": ("authorize", "flows", "account", "logout", "recovery", "register",
+                         "smartca_signin"),
     "rate_limit_captcha": ("captcha",),
     "rate_limit_api": ("endpoints",),
 }

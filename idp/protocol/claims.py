@@ -4,9 +4,21 @@
 reads from the national portal's userinfo). Gender codes in `GioiTinh`: 1 = Nam (male),
 2 = Nữ (female) — the portal's own coding is unverified (domain.md §7), so this is our
 documented choice. `NgayThangNamSinh` is YYYYMMDD as one RP's comment shows.
+
+Organisations (issue 15 item 5). `LoaiTaiKhoan` says whose account it is: "1" a citizen,
+"2" a business, "3" an agency (the portal's 1 / 2 / 3, vneid.md §7); it is in the ID token
+too (`id_token_claims`), so a portal tells a citizen from an organisation before userinfo.
+An organisation's `dvcqg` claims are the portal's organisation fields: `MaSoThue` (the MST,
+a branch's with "-NNN"), `MaSoDoanhNghiep` (a business: the same number, the enterprise code
+has been the tax code since 2015), `TenDoanhNghiep` (its name, for an agency too: the
+portal's only organisation-name field known), `NguoiDaiDien` (the legal representative), and
+for an agency `MaDVQHNS`, its budget-relationship unit code — our own name: the portal's
+is unknown. No personal fields (SoDinhDanh, NgayThangNamSinh, GioiTinh) for an organisation,
+and `profile` releases only its name.
 """
 from __future__ import annotations
 
+from idp.accounts import organisations
 from idp.platform.models import Citizen
 
 SCOPES = ["openid", "profile", "phone", "email", "offline_access", "dvcqg"]
@@ -17,8 +29,10 @@ CLAIMS_SUPPORTED = [
     "name", "family_name", "given_name", "middle_name", "gender", "birthdate", "locale",
     "updated_at", "phone_number", "phone_number_verified", "email", "email_verified",
     "SoDinhDanh", "SoCMND", "HoVaTen", "NgayThangNamSinh", "GioiTinh", "SoDienThoai",
-    "ThuDienTu", "LoaiTaiKhoan", "TechID", "TrangThai",
+    "ThuDienTu", "LoaiTaiKhoan", "TechID", "TrangThai", "MaSoThue", "MaSoDoanhNghiep",
+    "TenDoanhNghiep", "NguoiDaiDien", "MaDVQHNS",
 ]
+
 
 def _name_parts(full_name: str) -> dict:
     # Vietnamese order: family name first, given name last, middle names between.
@@ -33,10 +47,36 @@ def national_phone(e164: str) -> str:
     return "0" + e164[3:] if e164.startswith("+84") else e164
 
 
+def _organisation(account) -> dict:
+    """The dvcqg organisation claims (module docstring) of a business or an agency row."""
+    found = {"MaSoThue": account.org_mst or "", "TenDoanhNghiep": account.full_name,
+             "NguoiDaiDien": account.legal_representative or ""}
+    if account.account_type == organisations.BUSINESS:
+        found["MaSoDoanhNghiep"] = account.org_mst or ""
+    if account.org_mns:
+        found["MaDVQHNS"] = account.org_mns
+    return found
+
+
+def id_token_claims(account, scope: str) -> dict:
+    """What the ID token adds to its own claims for the `dvcqg` scope: the account type and,
+    for an organisation, its codes and name. `account`: a row of oauth2.active_citizen."""
+    if "dvcqg" not in set((scope or "").split()):
+        return {}
+    kind = account.account_type or organisations.CITIZEN
+    found = {"LoaiTaiKhoan": organisations.loai_tai_khoan(kind)}
+    if kind in organisations.ORGANISATIONS:
+        found.update(_organisation(account))
+        found.pop("NguoiDaiDien")  # a person's name: userinfo only
+    return found
+
+
 def userinfo(citizen: Citizen, scope: str) -> dict:
     """`citizen`: the account, or a row with the same attribute names (endpoints._USERINFO)."""
     scopes = set((scope or "").split())
     info: dict = {"sub": citizen.sub}
+    if (citizen.account_type or organisations.CITIZEN) in organisations.ORGANISATIONS:
+        return _organisation_info(citizen, scopes, info)
     if "profile" in scopes:
         info.update(name=citizen.full_name, gender=citizen.gender,
                     birthdate=citizen.birth_date, locale="vi-VN",
@@ -57,6 +97,26 @@ def userinfo(citizen: Citizen, scope: str) -> dict:
             "ThuDienTu": citizen.email or "",
             "LoaiTaiKhoan": "1",  # công dân
             "TechID": citizen.sub,
+            "TrangThai": "1",
+        })
+    return info
+
+
+def _organisation_info(account, scopes: set[str], info: dict) -> dict:
+    """An organisation's userinfo: its name, contact phone and e-mail, and the dvcqg
+    organisation claims; nothing of a person's."""
+    if "profile" in scopes:
+        info.update(name=account.full_name, locale="vi-VN", updated_at=int(account.updated_at))
+    if "phone" in scopes:
+        info.update(phone_number=account.phone, phone_number_verified=True)
+    if "email" in scopes and account.email:
+        info.update(email=account.email, email_verified=False)
+    if "dvcqg" in scopes:
+        info.update(_organisation(account), **{
+            "SoDienThoai": national_phone(account.phone),
+            "ThuDienTu": account.email or "",
+            "LoaiTaiKhoan": organisations.loai_tai_khoan(account.account_type),
+            "TechID": account.sub,
             "TrangThai": "1",
         })
     return info

@@ -159,7 +159,8 @@ def _bearer_error(error: str, description: str, status: int) -> Response:
 _USERINFO = select(
     Token.scope, Token.access_expires_at, Token.revoked_at, Citizen.status, Citizen.sub,
     Citizen.id_number, Citizen.full_name, Citizen.birth_date, Citizen.gender, Citizen.phone,
-    Citizen.email, Citizen.updated_at,
+    Citizen.email, Citizen.updated_at, Citizen.account_type, Citizen.org_mst, Citizen.org_mns,
+    Citizen.legal_representative,
 ).join(Citizen, Citizen.id == Token.citizen_id).where(
     Token.access_token_hash == bindparam("digest"))
 

@@ -28,6 +28,7 @@ from idp.platform.clients import query_client  # lives in the platform (flows us
 from idp.platform.crypto import random_token, sha256_hex
 from idp.platform.db import db, now
 from idp.platform.models import AuthorizationCode, Citizen, Client, Token
+from idp.protocol import claims
 from idp.protocol.presented import presented_token
 from idp.protocol.single_use import (
     CONSUME_CODE,
@@ -193,8 +194,10 @@ class RefreshGrant(grants.RefreshTokenGrant):
 
 # What the token path needs of the account (`id` for the token row, `sub` for the ID token),
 # read only while the account is active: one prebuilt Core statement, no ORM instance.
-_ACTIVE_SUBJECT = select(Citizen.id, Citizen.sub).where(
-    Citizen.id == bindparam("id"), Citizen.status == "active")
+_ACTIVE_SUBJECT = select(
+    Citizen.id, Citizen.sub, Citizen.account_type, Citizen.full_name, Citizen.org_mst,
+    Citizen.org_mns, Citizen.legal_representative,  # the ID token's dvcqg claims
+).where(Citizen.id == bindparam("id"), Citizen.status == "active")
 
 
 def active_citizen(citizen_id: int):
@@ -206,7 +209,8 @@ def active_citizen(citizen_id: int):
 
 def build_id_token(client: Client, citizen, source, access_token: str | None,
                    nonce: str | None) -> str:
-    """`citizen`: anything with the account's `sub` (a row of `active_citizen`)."""
+    """`citizen`: a row of `active_citizen` (the account's `sub`, and what
+    claims.id_token_claims reads for the dvcqg scope: the account type, an organisation's)."""
     s = settings()
     alg = client.id_token_signed_response_alg
     t = int(now())
@@ -216,6 +220,7 @@ def build_id_token(client: Client, citizen, source, access_token: str | None,
         "auth_time": source.auth_time, "acr": source.acr, "amr": json.loads(source.amr_json),
         "sid": source.sid,
     }
+    payload.update(claims.id_token_claims(citizen, source.scope))
     if nonce:
         payload["nonce"] = nonce
     if access_token:

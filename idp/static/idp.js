@@ -9,7 +9,12 @@
    3. Resend cooldown: an element with data-countdown="N" (the "Có thể gửi lại sau N giây."
       hint) counts down each second; the button it describes (aria-describedby) is marked
       aria-disabled and does not submit until the count reaches 0, then the hint is hidden.
-      The number in the server's text is replaced, so any language works. */
+      The number in the server's text is replaced, so any language works.
+   4. Waiting for the phone (signer_wait.html): a form with data-auto-check="N" is submitted
+      again after N seconds, and soon after the page becomes visible again (the citizen
+      comes back from the SIM prompt or the SmartCA app), with a hidden auto=1 so the
+      server does not repeat "not confirmed yet". It is a real POST (CSRF token, the step
+      that signs in); the page's own button does the same without JavaScript. */
 (function () {
   "use strict";
 
@@ -166,10 +171,42 @@
     tick();
   }
 
+  function setupAutoCheck(form) {
+    var seconds = parseInt(form.getAttribute("data-auto-check"), 10);
+    if (!(seconds > 0)) return;
+    var sent = false;
+    var timer = null;
+    function check() {
+      if (sent) return;
+      sent = true;
+      var auto = document.createElement("input");
+      auto.type = "hidden";
+      auto.name = "auto";
+      auto.value = "1";
+      form.appendChild(auto);
+      var button = form.querySelector("button[type=submit]");
+      if (form.requestSubmit) {
+        if (button) form.requestSubmit(button); else form.requestSubmit();
+      } else {
+        form.submit();
+      }
+    }
+    function schedule(ms) {
+      if (timer !== null) window.clearTimeout(timer);
+      timer = window.setTimeout(check, ms);
+    }
+    form.addEventListener("submit", function () { sent = true; });
+    document.addEventListener("visibilitychange", function () {
+      if (document.visibilityState === "visible") schedule(500);
+    });
+    schedule(seconds * 1000);
+  }
+
   function init() {
     document.querySelectorAll("[data-captcha-refresh]").forEach(setupCaptcha);
     document.querySelectorAll(".otp-boxes").forEach(setupOtp);
     document.querySelectorAll("[data-countdown]").forEach(setupCountdown);
+    document.querySelectorAll("form[data-auto-check]").forEach(setupAutoCheck);
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);

@@ -3,8 +3,11 @@ ports and a private instance folder — the README's first command as a newcomer
 
 Measured: the time from starting ./run to discovery answering (printed and kept in
 tests/system/.results/faults.json, section first_run). Checked: no development-server warning
-anywhere in the output or the portals' logs, every server is gunicorn, `/` is the landing page
-(both portals, the SMS page, the demo accounts), both portals answer, the outbox worker thread
+anywhere in the output or the portals' and stand-ins' logs, the IdP and the portals are gunicorn
+servers (the stand-ins of the certificate carriers are not: they play outside services, each one
+small Python process — the SIM and SmartCA ones on werkzeug, the USB plugin a websocket
+server), `/` is the landing page (both portals, the SMS page, the demo accounts), both portals
+and the three stand-ins answer at the addresses the banner prints, the outbox worker thread
 starts in the IdP's worker on its first request, and Ctrl+C (SIGINT to the terminal's process
 group) stops everything: ./run exits, no process of its group is left, the ports are free.
 `idp demo reset` then erases that instance. Every wait is bounded."""
@@ -72,10 +75,11 @@ def refuses(port: int) -> bool:
 def run_env(tmp_path: Path, ports: list[int]) -> dict:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("IDP_", "PORTAL_", "GUNICORN_", "WEB_CONCURRENCY",
-                                "PROMETHEUS_"))}
+                                "PROMETHEUS_", "STANDIN_"))}
     env.update(IDP_INSTANCE_DIR=str(tmp_path / "instance"), IDP_KEK_FILE=str(tmp_path / "kek"),
                IDP_PORT=str(ports[0]), PORTAL_DAKLAK_PORT=str(ports[1]),
-               PORTAL_QUOCGIA_PORT=str(ports[2]))
+               PORTAL_QUOCGIA_PORT=str(ports[2]), STANDIN_USB_PORT=str(ports[3]),
+               STANDIN_SMARTCA_PORT=str(ports[4]), STANDIN_SIM_PORT=str(ports[5]))
     return env
 
 
@@ -88,7 +92,7 @@ def _default_sigint():
 def test_run_serves_with_gunicorn_and_stops_on_ctrl_c(tmp_path):
     if not (ROOT / ".venv/bin/python").exists():
         pytest.skip("needs the project's .venv (./run would create it: minutes)")
-    ports = free_ports(3)
+    ports = free_ports(6)  # IdP, two portals, USB plugin, SmartCA and SIM stand-ins
     issuer = f"http://127.0.0.1:{ports[0]}"
     env = run_env(tmp_path, ports)
     lines: list[str] = []
@@ -127,12 +131,26 @@ def test_run_serves_with_gunicorn_and_stops_on_ctrl_c(tmp_path):
         landing = requests.get(f"{issuer}/", timeout=10)
         assert landing.status_code == 200
         html = landing.text
-        for port in ports[1:]:
+        for port in ports[1:3]:
             assert f'href="http://127.0.0.1:{port}"' in html
             assert requests.get(f"http://127.0.0.1:{port}/", timeout=10).status_code == 200
         assert 'href="/_dev/sms"' in html
         assert requests.get(f"{issuer}/_dev/sms", timeout=10).status_code == 200
         assert all(c["id_number"] in html and c["password"] in html for c in DEMO_CITIZENS)
+        # The stand-ins: the plugin's address and the "phone" pages of SIM and SmartCA, whose
+        # CRL route serves what the demo certificates name.
+        usb, smartca, sim = ports[3:]
+        assert f"ws://127.0.0.1:{usb}/plugin" in output
+        cccd = DEMO_CITIZENS[0]["id_number"]
+        for port in (sim, smartca):
+            assert f"http://127.0.0.1:{port}/_phone/" in output
+            assert requests.get(f"http://127.0.0.1:{port}/_phone/{cccd}",
+                                timeout=10).status_code == 200
+        assert requests.get(f"http://127.0.0.1:{sim}/_pki/crl/vnpt.crl",
+                            timeout=10).status_code == 200
+        # The plugin: a websocket server, whose other paths answer 404 (a bare connect without
+        # a request would be logged as a failed handshake).
+        assert requests.get(f"http://127.0.0.1:{usb}/", timeout=10).status_code == 404
 
         # --- the production server, the outbox thread
         commands = group_commands(pgid)
@@ -143,7 +161,8 @@ def test_run_serves_with_gunicorn_and_stops_on_ctrl_c(tmp_path):
         while "started in the app process" not in "".join(lines):
             assert time.monotonic() < deadline, "no outbox worker thread:\n" + "".join(lines)
             time.sleep(0.1)
-        logs = "".join(p.read_text() for p in (tmp_path / "instance/portals").glob("*.log"))
+        logs = "".join(p.read_text() for folder in ("portals", "standins")
+                       for p in (tmp_path / "instance" / folder).glob("*.log"))
         for text in ("".join(lines), logs):
             assert "development server" not in text.lower()
             assert "Traceback" not in text

@@ -5,7 +5,11 @@ change, and active sessions with "sign out the others".
 - access.py: LoA2 to view; a fresh full authentication to change a factor or the password;
 - overview.py: the page itself, password change, sessions;
 - phones.py, authenticator.py, recovery_codes.py: the factors; their enrolments are flow
-  kinds (enrolment.py); notify.py: SMS notifications of changes.
+  kinds (enrolment.py); notify.py: SMS notifications of changes;
+- certificates.py: the certificates bound at registration (issue 15), listed and removable.
+An organisation's account (issue 15 item 5) signs in by certificate only: its page shows the
+organisation, its certificates and its sessions, and nothing that needs a password or a
+second factor (access.py sends those pages back to the account page).
 
 Every change is a POST form with the CSRF token; in-progress enrolments (a phone awaiting its
 code, a TOTP secret awaiting a code) are flows kept server-side, one per kind and session.
@@ -29,6 +33,7 @@ def flash_message(message: Message, kind: str = "info") -> None:
 def init_app(app) -> None:
     from idp.flows.account import (  # noqa: F401 - the routes
         authenticator,
+        certificates,
         overview,
         phones,
         recovery_codes,

@@ -45,6 +45,10 @@ from idp.platform.models import Citizen, SsoSession
 
 FRESH_AUTH_SECONDS = 300  # ASVS 5.0 7.5.1: re-authenticate before changing factors/password
 NONCE = re.compile(r"[A-Za-z0-9_-]{20,64}")
+# What an organisation's account may open: it has no password and no second factor (it signs
+# in by certificate only, accounts/organisations.py); the other pages send it back here.
+ORGANISATION_PAGES = frozenset({"account.index", "account.sessions_revoke_others",
+                                "account.certificate_remove"})
 
 
 @dataclass
@@ -78,8 +82,8 @@ def login_redirect(next_path: str, citizen: Citizen | None = None):
     key = "acct-reauth:" + nonce
     current_session = sso.current()
     params = {"acr_values": "LoA2"}
-    if citizen is not None:
-        params["login_hint"] = citizen.id_number
+    if citizen is not None and citizen.account_type == "citizen":  # an organisation's key is
+        params["login_hint"] = citizen.id_number                  # no login name
     flow = flows.create_internal(
         "login", url_for("account.reauthenticated", nonce=nonce), params=params,
         needed=_needed("login", "reauthenticate"), record_completion=True,
@@ -115,6 +119,8 @@ def _guard(back: str | None, fresh: bool):
     citizen = db.session.get(Citizen, session.citizen_id)
     if LEVELS.get(session.acr, 0) < 2:
         return stepup_redirect(_next_path(back), citizen)
+    if citizen.account_type != "citizen" and request.endpoint not in ORGANISATION_PAGES:
+        return redirect(url_for("account.index"), 303)
     if fresh and not is_fresh(session):
         return login_redirect(_next_path(back), citizen)
     g.account = Account(session, citizen)

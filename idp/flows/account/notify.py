@@ -32,6 +32,7 @@ TEXTS = {
     "totp_removed": "Ung dung xac thuc vua bi go khoi tai khoan cua ban.",
     "recovery_codes": "Bo ma khoi phuc moi vua duoc tao; cac ma cu khong con dung duoc.",
     "password_changed": "Mat khau tai khoan cua ban vua duoc thay doi.",
+    "certificate_removed": "Mot chung thu so vua bi go khoi tai khoan cua ban.",
 }
 
 

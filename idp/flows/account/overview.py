@@ -14,8 +14,8 @@ import ipaddress
 from flask import current_app, redirect, render_template, request, url_for
 from sqlalchemy import select, update
 
-from idp.accounts import passwords, signout
-from idp.flows.account import access, bp, flash_message, notify
+from idp.accounts import organisations, passwords, signout
+from idp.flows.account import access, bp, certificates, flash_message, notify
 from idp.flows.account.access import current, fresh_required, loa2_required
 from idp.flows.account.phones import MAX_PHONES
 from idp.methods import registry
@@ -61,11 +61,16 @@ def active_sessions(citizen_id: int) -> list[SsoSession]:
 def index():
     account = current()
     citizen = account.citizen
-    methods = registry.second_factors()
+    organisation = organisations.is_organisation(citizen)
+    # An organisation has no second factor (access.ORGANISATION_PAGES).
+    methods = [] if organisation else registry.second_factors()
     return render_template(
         "account.html", citizen=citizen, masked_id=mask_id_number(citizen.id_number),
         masked_phone=mask_phone(citizen.phone), methods=methods,
         enrolled={m.id: m.enrolments(citizen) for m in methods},
+        organisation=organisation, org_code=organisations.code_of(citizen),
+        certificates=certificates.bound(citizen),
+        verified_by=certificates.verification_label(citizen),
         sessions=active_sessions(citizen.id), current_sid=account.session.sid,
         max_phones=MAX_PHONES, mask_phone=mask_phone, mask_ip=mask_ip,
         fresh=access.is_fresh(account.session), fresh_minutes=access.FRESH_AUTH_SECONDS // 60)

@@ -10,10 +10,10 @@ from werkzeug.datastructures import MultiDict
 
 from idp.accounts import kyc, otp, passwords
 from idp.flows.claim import claim
-from idp.flows.register import limits
+from idp.flows.register import certificate, limits
 from idp.flows.register import person as people
-from idp.flows.register.choice import ACCOUNT_TYPES, METHODS, choice_errors
-from idp.flows.register.limits import challenge_id, settings, store
+from idp.flows.register.choice import choice_errors, current
+from idp.flows.register.limits import SEND_WORDS, challenge_id, settings, store
 from idp.interaction.engine import Fields, Flow, FlowKind, ViewResult, table
 from idp.interaction.outcomes import Finish, Goto, HandOver, Login, Outcome, Stay
 from idp.methods import refusal as refusals
@@ -23,8 +23,6 @@ from idp.platform.crypto import hash_password, sha256_hex
 from idp.platform.messages import msg
 
 DAY = 24 * 3600
-# registration's own words for a refused send (methods.refusal.refused overrides)
-SEND_WORDS = {"flow_budget": "register.flow_budget"}
 NOTICES = {"unavailable": "register.kyc_unavailable", "mismatch": "register.kyc_mismatch",
            "creating": "register.creating"}
 
@@ -40,16 +38,19 @@ def _client_name(flow: Flow) -> str:
 
 class RegisterFlow(FlowKind):
     name = "register"
+    # The signing page and the waiting state of a remote carrier (flows/smartca_callback.py
+    # sends SmartCA's answer to the flow at the first, on to the second).
+    certificate_states = ("sign", certificate.WAIT)
     transitions = table(
-        choose="form",
-        form="choose code",
-        code="form code unavailable mismatch exists password",
-        unavailable="form unavailable mismatch exists password",
-        mismatch="form",
-        exists="",
-        password="creating",
-        creating="done exists password",
-        done="",
+        choose="form sign",
+        form="choose code",  # the mobile path (register/person.py)
+        # the certificate path (register/certificate.py): sign (USB), wait (SIM, SmartCA)
+        sign="choose sign sign_wait details exists", sign_wait="sign sign_wait details exists",
+        details="choose details code",
+        # both paths: the phone's code, the carrier check (mobile path), the password
+        code="form details code unavailable mismatch exists password creating",
+        unavailable="form unavailable mismatch exists password", mismatch="form", exists="",
+        password="creating", creating="done exists password code", done="",
     )
 
     # ----------------------------------------------------------------------- pages
@@ -61,13 +62,17 @@ class RegisterFlow(FlowKind):
             # What was chosen stays checked if it can be chosen; otherwise the default does.
             atype = str(values.get("account_type") or flow.data.get("account_type") or "")
             key = str(values.get("method") or flow.data.get("method") or "")
+            types, methods = current()
             return render_template(
-                "register_choose.html", account_types=list(ACCOUNT_TYPES.values()),
-                methods=list(METHODS.values()),
-                account_type=atype if getattr(ACCOUNT_TYPES.get(atype), "available", False)
+                "register_choose.html", account_types=list(types.values()),
+                methods=list(methods.values()),
+                organisations=any(t.available for t in types.values() if t.by_certificate),
+                account_type=atype if getattr(types.get(atype), "available", False)
                 else "citizen",
-                method=key if getattr(METHODS.get(key), "available", False) else "mobile",
+                method=key if getattr(methods.get(key), "available", False) else "mobile",
                 **context)
+        if state in certificate.STATES:
+            return certificate.render(flow, context, errors, values)
         if state == "form":
             shown = dict(flow.data.get("typed") or {}, **values)
             credit = limits.captcha_credit(flow.id)
@@ -91,18 +96,26 @@ class RegisterFlow(FlowKind):
                                    notice=msg("register.done"), **context)
         if state == "password":
             return render_template("register_password.html", hint=passwords.HINT,
-                                   strength=values.get("strength"), **context)
+                                   strength=values.get("strength"),
+                                   by_certificate=bool(flow.data.get("cert")), **context)
         reason = flow.data.get("reason")
-        notice_id = NOTICES.get(state) or ("register.phone_taken" if reason == "phone"
-                                           else "register.account_exists")
+        cert = flow.data.get("cert")
+        notice_id = NOTICES.get(state) or (
+            certificate.exists_notice(flow) if cert and state == "exists"
+            else "register.phone_taken" if reason == "phone" else "register.account_exists")
         return render_template("register_result.html", state=state, reason=reason,
+                               by_certificate=bool(cert),
+                               organisation=bool(cert) and cert.get("kind") != "citizen",
                                notice=msg(notice_id), **context)
 
     def handle(self, flow: Flow, form: MultiDict[str, str]) -> Outcome:
         steps = {"choose": self._choose, "form": self._form, "code": self._code,
                  "unavailable": self._unavailable, "mismatch": self._mismatch,
                  "exists": self._exists, "password": self._password, "done": self._done,
-                 "creating": self._creating}
+                 "creating": self._creating,
+                 "sign": lambda f, form: certificate.sign(self, f, form),
+                 certificate.WAIT: lambda f, form: certificate.check(self, f, form),
+                 "details": lambda f, form: certificate.details(self, f, form)}
         return steps[flow.state](flow, form)
 
     # ----------------------------------------------------------------------- choose
@@ -110,10 +123,15 @@ class RegisterFlow(FlowKind):
         account_type = form.get("account_type") or ""
         key = form.get("method") or ""
         keep = {"account_type": account_type[:20], "method": key[:20]}
-        method = METHODS.get(key)
-        errors = choice_errors(ACCOUNT_TYPES.get(account_type), method)
+        types, methods = current()
+        method = methods.get(key)
+        errors = choice_errors(types.get(account_type), method, methods)
         if errors or method is None or method.first_state is None:
             return Stay(errors, keep, 400)
+        # A new choice starts over: nothing proven under an earlier one carries over (what
+        # was typed does, to refill the form).
+        for stale in ("cert", "possession", "ownership", "reason"):
+            flow.data.pop(stale, None)
         flow.data.update(account_type=account_type, method=key)
         return Goto(method.first_state)
 
@@ -153,7 +171,7 @@ class RegisterFlow(FlowKind):
     def _code(self, flow: Flow, form: MultiDict[str, str]) -> Outcome:
         person = flow.data["person"]
         if form.get("action") == "edit":
-            return Goto("form")
+            return Goto("details" if flow.data.get("cert") else "form")
         if form.get("action") == "resend":
             try:
                 otp.send(challenge_id(flow), "register", person["phone"])
@@ -179,7 +197,10 @@ class RegisterFlow(FlowKind):
         return self._after_possession(flow)
 
     def _after_possession(self, flow: Flow) -> Outcome:
-        """Ownership (carrier KYC), then the existing-account check (package docstring)."""
+        """Ownership (carrier KYC), then the existing-account check (package docstring); in
+        the certificate path the certificate proved the identity (register/certificate.py)."""
+        if flow.data.get("cert"):
+            return certificate.after_code(self, flow)
         person = flow.data["person"]
         try:
             matched = kyc.match(person["phone"], person["id_number"], person["full_name"],
@@ -200,13 +221,16 @@ class RegisterFlow(FlowKind):
                      id_number=audit.mask_id_number(person["id_number"]))
         reason = people.existing(person)
         if reason:
-            return self._to_exists(flow, reason)
+            return self.to_exists(flow, reason)
         return Goto("password")
 
-    def _to_exists(self, flow: Flow, reason: str) -> Outcome:
+    def to_exists(self, flow: Flow, reason: str) -> Outcome:
+        """"This already has an account" (package docstring, "Enumeration"): the alert SMS
+        to a citizen's existing account, once per flow."""
         flow.data["reason"] = reason
         person = flow.data["person"]
-        if reason == "id_number" and not flow.data.get("alerted"):
+        citizen = flow.data.get("account_type", "citizen") == "citizen"
+        if reason == "id_number" and citizen and not flow.data.get("alerted"):
             flow.data["alerted"] = True
             owner = people.owner_of(person["id_number"])
             if owner is not None:
@@ -231,7 +255,8 @@ class RegisterFlow(FlowKind):
         return Goto("form")  # "Sửa thông tin": a new captcha and a new code
 
     def _exists(self, flow: Flow, form: MultiDict[str, str]) -> Outcome:
-        if form.get("action") == "forgot":
+        organisation = (flow.data.get("cert") or {}).get("kind", "citizen") != "citizen"
+        if form.get("action") == "forgot" and not organisation:  # no password to recover
             return HandOver("recover", {}, {"register_done": True})
         if form.get("action") == "complain":
             # "Khiếu nại: tài khoản này không phải của tôi" (flows/complaint.py): offered only
@@ -267,20 +292,28 @@ class RegisterFlow(FlowKind):
             if "password" not in errors:
                 strength = passwords.strength_label(password)
             return Stay(errors, {"strength": strength}, 400)
-        password_hash = hash_password(password)
+        return self.create_account(flow, hash_password(password), back="password")
+
+    def create_account(self, flow: Flow, password_hash: str, back: str) -> Outcome:
+        """Create the account (person.create, one transaction) and go on logged in to "done";
+        `back`: the state to return to when nothing could be created."""
+        person = flow.data["person"]
         claim(self, flow, "creating")  # a double submit creates at most one account
         outcome = people.create(flow, person, password_hash)
         if not isinstance(outcome, str):
-            flow.data = {"done": {"id_number": audit.mask_id_number(person["id_number"]),
-                                  "phone": audit.mask_phone(person["phone"]),
-                                  "full_name": person["full_name"]}}
-            # Logged in with what registration proved (password + SMS code to the phone);
-            # the engine starts the session and the flow goes on to "done" under it.
-            code = registry.by_id("sms")
-            return Goto("done", login=Login(outcome, code.level, registry.login_amr(code)))
+            # Logged in with what registration proved: password + SMS code to the phone, or
+            # the certificate (register/certificate.py); the engine starts the session and
+            # the flow goes on to "done" under it.
+            if flow.data.get("cert"):
+                login = certificate.login_for(flow, outcome)
+            else:
+                code = registry.by_id("sms")
+                login = Login(outcome, code.level, registry.login_amr(code))
+            flow.data = {"done": certificate.done_record(flow.data)}
+            return Goto("done", login=login)
         if outcome in ("id_number", "phone"):
-            return self._to_exists(flow, outcome)
-        claim(self, flow, "password")  # nothing was created: the citizen may try again
+            return self.to_exists(flow, outcome)
+        claim(self, flow, back)  # nothing was created: the citizen may try again
         if outcome == "busy":
             return Stay({"form": msg("register.phone_busy")}, status=409)
         return Stay({"form": msg("register.create_failed")}, status=503)

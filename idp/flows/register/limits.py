@@ -20,6 +20,8 @@ CAPTCHA_SUBMISSIONS = 4
 # Carrier (KYC) queries one flow may cause, and phone numbers it may send codes to.
 KYC_MAX_PER_FLOW = 3
 MAX_PHONES_PER_FLOW = 3
+# registration's own words for a refused send (methods.refusal.refused overrides)
+SEND_WORDS = {"flow_budget": "register.flow_budget"}
 
 
 def settings() -> dict[str, Any]:

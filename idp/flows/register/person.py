@@ -1,6 +1,7 @@
 """Registration's data about the person: the form's checks (`validate_form`), whether the
 ID number or the phone already has an account, and the creation of the account in one
-transaction (package docstring, "Atomicity")."""
+transaction (package docstring, "Atomicity") — a citizen's, or an organisation's registered
+by certificate (register/certificate.py), with its certificate binding."""
 from __future__ import annotations
 
 import uuid
@@ -8,10 +9,11 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from werkzeug.datastructures import MultiDict
 
+from idp.accounts import cert_bindings, organisations
 from idp.accounts.validation import (
     ValidationError,
     check_cccd_consistency,
@@ -93,10 +95,13 @@ def national(phone: str) -> str:
 
 
 def phone_in_use(phone: str) -> bool:
+    """Whether `phone` is a citizen's (registered number or a phone row). An organisation's
+    contact number does not count: it receives notices, never codes that sign in."""
     return db.session.scalar(
         select(Citizen.id).outerjoin(AuthMethod, AuthMethod.citizen_id == Citizen.id)
         .where(Citizen.status != "deleted",
-               or_(Citizen.phone == phone, AuthMethod.phone == phone)).limit(1)) is not None
+               or_(and_(Citizen.phone == phone, Citizen.account_type == "citizen"),
+                   AuthMethod.phone == phone)).limit(1)) is not None
 
 
 def existing(person: dict[str, Any]) -> str | None:
@@ -113,26 +118,45 @@ def owner_of(id_number: str) -> Citizen | None:
     return db.session.scalar(select(Citizen).where(Citizen.id_number == id_number))
 
 
+def _account_fields(flow: Flow, person: dict[str, Any]) -> dict[str, Any]:
+    """The account's type, organisation fields and verification (account_columns.py)."""
+    cert = flow.data.get("cert")
+    if not cert:
+        return {"ial": "IAL2", "verified_by": "mobile"}
+    fields = {"account_type": cert["kind"], "ial": "IAL3", "verified_by": cert["carrier"]}
+    if cert["kind"] != organisations.CITIZEN:
+        fields.update(org_mst=cert.get("mst"), org_mns=cert.get("mns"),
+                      legal_representative=person.get("legal_representative"))
+    return fields
+
+
 def create(flow: Flow, person: dict[str, Any], password_hash: str) -> Citizen | str:
-    """One transaction: the Citizen, its default SMS method, the audit row. Returns the
-    Citizen, or why not: "id_number" / "phone" (already used), "busy", "error"."""
+    """One transaction: the Citizen (or organisation), its default SMS method (a citizen's),
+    the certificate binding (the certificate path), the audit row. Returns the account, or
+    why not: "id_number" / "phone" (already used), "busy", "error"."""
+    fields = _account_fields(flow, person)
+    citizen_account = fields.get("account_type", "citizen") == "citizen"
     lock = "register-phone:" + sha256_hex(person["phone"])
     if not store().add(lock, {"flow": flow.id}, 30):
         return "busy"
     try:
-        if phone_in_use(person["phone"]):
+        if citizen_account and phone_in_use(person["phone"]):
             return "phone"
         citizen = Citizen(sub=str(uuid.uuid4()), id_number=person["id_number"],
                           full_name=person["full_name"], birth_date=person["birth_date"],
                           gender=person["gender"], phone=person["phone"],
-                          email=person.get("email"), password_hash=password_hash)
+                          email=person.get("email"), password_hash=password_hash, **fields)
         db.session.add(citizen)
         db.session.flush()
-        db.session.add(AuthMethod(citizen_id=citizen.id, kind="sms", phone=person["phone"],
-                                  is_default=True, created_at=now()))
+        if citizen_account:
+            db.session.add(AuthMethod(citizen_id=citizen.id, kind="sms", phone=person["phone"],
+                                      is_default=True, created_at=now()))
+        if flow.data.get("cert"):
+            db.session.add(cert_bindings.new(citizen.id, flow.data["cert"]))
         audit.record("register.created", citizen_id=citizen.id,
                      client_id=flow.client_id or None, commit=False,
-                     method=flow.data.get("method"), ial="IAL2",
+                     method=flow.data.get("method"), ial=fields["ial"],
+                     account_type=fields.get("account_type", "citizen"),
                      phone=audit.mask_phone(person["phone"]))
         db.session.commit()
         return citizen

@@ -28,6 +28,7 @@ from typing import Any, cast
 from flask import current_app
 
 from idp.platform.db import now
+from idp.platform.reasons import ReasonedError
 from idp.platform.store import EphemeralStore
 
 PURPOSES = ("login", "register", "link")
@@ -38,15 +39,12 @@ DEFAULT_TTL = 300
 _MAX_TX_ID = 64
 
 
-class ChallengeRefused(Exception):
+class ChallengeRefused(ReasonedError):
     """The signed challenge cannot be used: "expired_or_used" (unknown, expired, replaced or
     already consumed) or "wrong_flow" (it belongs to another flow). The page shows
     `message_id` (idp/platform/messages/certificate.py)."""
 
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
-        self.message_id = "certificate." + reason
+    area = "certificate"
 
 
 @dataclass(frozen=True)
@@ -62,21 +60,17 @@ class Challenge:
     def fields(self) -> dict[str, Any]:
         return cast(dict[str, Any], json.loads(self.payload))
 
+    def field(self, name: str) -> str:
+        """One signed field as text: `tx_id`, `display_code`, `purpose`, `client_id`."""
+        return str(self.fields[name])
+
     @property
     def tx_id(self) -> str:
-        return str(self.fields["tx_id"])
+        return self.field("tx_id")
 
     @property
     def display_code(self) -> str:
-        return str(self.fields["display_code"])
-
-    @property
-    def purpose(self) -> str:
-        return str(self.fields["purpose"])
-
-    @property
-    def client_id(self) -> str:
-        return str(self.fields["client_id"])
+        return self.field("display_code")
 
     @property
     def digest(self) -> bytes:

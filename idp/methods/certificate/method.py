@@ -19,8 +19,8 @@ from typing import Any
 
 from flask import has_app_context
 
-from idp.accounts import cert_accounts
-from idp.methods.base import Factor, Method, Option
+from idp.accounts import cert_accounts, cert_bindings
+from idp.methods.base import Enrolment, Factor, Method, Option
 from idp.methods.certificate.proof import Proven
 from idp.methods.refusal import Refusal
 from idp.platform.messages import msg
@@ -49,14 +49,31 @@ class CertificateMethod(Method, id="certificate", amr=(), factor=Factor.FIRST, l
         """The active account the certificate names, with the proof. Raises Refusal."""
         proven = self.proof_of(flow_id, parse(response))
         try:
-            return cert_accounts.account_for(proven.identity), proven
+            account = cert_accounts.account_for(proven.identity)
+            checked = proven.certificate
+            cert_bindings.admit(account, checked.sha256, cert_bindings.facts(
+                self.id, checked.sha256, checked.issuer, checked.serial, proven.identity.uids))
         except cert_accounts.AccountRefused as exc:
             raise Refusal(msg(exc.message_id), exc.status) from None
+        except cert_bindings.CertificateRemoved:
+            raise Refusal(msg("certificate.removed"), 403) from None
+        return account, proven
 
     def verify(self, challenge_id: str, citizen: Citizen, response: str) -> None:
         found, _ = self.identify(challenge_id, response)
         if found.id != citizen.id:
             raise Refusal(msg("certificate.other_account"), 403)
+
+    def enrolments(self, citizen: Citizen) -> list[Enrolment]:
+        """The certificates bound to the account with this carrier when it registered
+        (accounts/cert_bindings.py), for the account page."""
+        return [Enrolment(self.id, row.id, cert_bindings.label(row), created_at=row.created_at)
+                for row in cert_bindings.rows(citizen, self.id)]
+
+    def remove(self, citizen: Citizen, enrolment_id: int) -> bool:
+        """Any time (staged; the caller commits with its notice): a binding is a record of
+        the certificate, and the account keeps every other way in."""
+        return cert_bindings.remove(citizen, enrolment_id, self.id)
 
 
 def parse(response: str) -> dict[str, Any]:

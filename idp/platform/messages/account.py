@@ -36,6 +36,13 @@ MESSAGES = {
                                    "tài khoản."),
     "account.totp_remove_button": _l("Gỡ ứng dụng xác thực"),
     "account.totp_removed": _l("Đã gỡ ứng dụng xác thực."),
+    # ---- bound certificates (flows/account/certificates.py)
+    "account.certificate_remove_title": _l("Gỡ chứng thư số"),
+    "account.certificate_remove_text": _l(
+        "Chứng thư số %(label)s sẽ được gỡ khỏi tài khoản và không dùng để đăng nhập được nữa "
+        "(ví dụ khi bạn mất USB ký số). Các chứng thư số khác của bạn vẫn dùng được."),
+    "account.certificate_remove_button": _l("Gỡ chứng thư số"),
+    "account.certificate_removed": _l("Đã gỡ chứng thư số."),
     # ---- password and sessions (flows/account/overview.py)
     "account.current_password_required": _l("Vui lòng nhập mật khẩu hiện tại."),
     "account.current_password_wrong": _l("Mật khẩu hiện tại không đúng."),

@@ -23,10 +23,10 @@ MESSAGES = {
     # who the certificate names, against our accounts (idp/methods/certificate/method.py)
     "certificate.no_account": _l("Chưa có tài khoản nào mang số định danh trong chứng thư số "
                                  "này. Vui lòng đăng ký tài khoản trước."),
+    "certificate.removed": _l("Chứng thư số này đã được gỡ khỏi tài khoản nên không dùng để "
+                              "đăng nhập được nữa. Vui lòng dùng chứng thư số khác."),
     "certificate.other_account": _l("Chứng thư số này không phải của tài khoản đang đăng "
                                     "nhập."),
-    "certificate.organisation_unsupported": _l("Chứng thư số này là của tổ chức. Đăng nhập "
-                                               "bằng tài khoản tổ chức chưa được hỗ trợ."),
     # the login page's certificate tabs (idp/flows/certificate_step.py, flows/login.py)
     "certificate.required": _l("Dịch vụ này yêu cầu đăng nhập bằng chữ ký số (USB ký số, SIM "
                                "ký số hoặc VNPT SmartCA)."),

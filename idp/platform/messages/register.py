@@ -46,6 +46,10 @@ MESSAGES = {
                                   "bạn, hãy lấy lại mật khẩu bằng chức năng “Quên mật khẩu”. "
                                   "Nếu bạn không sở hữu tài khoản đó, hãy gửi khiếu nại."),
     "register.session_invalid": _l("Phiên đăng ký không hợp lệ. Vui lòng bắt đầu lại."),
+    # the certificate path (register/certificate.py): told right after the signature
+    "register.account_exists_certificate": _l(
+        "Số CMND/CCCD trong chứng thư số này đã có tài khoản. Bạn có thể đăng nhập ngay bằng "
+        "chữ ký số này, hoặc lấy lại mật khẩu bằng chức năng “Quên mật khẩu”."),
     # ---- the password step and the creation
     "register.creating": _l("Yêu cầu đăng ký đang được xử lý. Vui lòng tải lại trang sau "
                             "giây lát."),

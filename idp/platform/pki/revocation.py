@@ -216,47 +216,47 @@ def _ocsp_request(cert: x509.Certificate, issuer: x509.Certificate) -> bytes:
     return request.public_bytes(serialization.Encoding.DER)
 
 
-def _from_ocsp(cert, issuer, urls, deadline, allowed, found: Gathered, errors) -> bool:
+def _first_answer(kind: str, urls, key_of, fetch, deadline, allowed, found: Gathered,
+                  errors) -> bool:
+    """The first usable answer among `urls` (OCSP responders or CRL distribution points):
+    from the cache, else fetched; `fetch(der)` returns the answer's nextUpdate, or None when
+    the answer is not usable. Failures are noted in `errors` and the next address is tried."""
+    into = found.ocsps if kind == "ocsp" else found.crls
     for url in urls:
-        key = _ocsp_key(url, cert)
+        key = key_of(url)
         entry = _cache.get(key)
         if entry is not None:
-            found.ocsps.append(entry.der)
+            into.append(entry.der)
             return True
         try:
             check_url(url, allowed)
-            der = _get(url, deadline, MAX_OCSP_BYTES, body=_ocsp_request(cert, issuer))
+            der, next_update = fetch(url)
         except Exception as exc:  # noqa: BLE001 - any failure: try the next source
-            errors.append(f"OCSP {url}: {exc.__class__.__name__}: {exc}")
+            errors.append(f"{kind.upper()} {url}: {exc.__class__.__name__}: {exc}")
             continue
-        response = _usable_ocsp(der, cert)
-        if response is None:
-            errors.append(f"OCSP {url}: no usable answer")
+        if der is None:
+            errors.append(f"{kind.upper()} {url}: no usable answer")
             continue
-        found.ocsps.append(der)
-        found.fresh.append((key, _Entry("ocsp", der, _expiry(response.next_update_utc))))
+        into.append(der)
+        found.fresh.append((key, _Entry(kind, der, _expiry(next_update))))
         return True
     return False
+
+
+def _from_ocsp(cert, issuer, urls, deadline, allowed, found: Gathered, errors) -> bool:
+    def fetch(url):
+        der = _get(url, deadline, MAX_OCSP_BYTES, body=_ocsp_request(cert, issuer))
+        response = _usable_ocsp(der, cert)
+        return (der, response.next_update_utc) if response is not None else (None, None)
+    return _first_answer("ocsp", urls, lambda url: _ocsp_key(url, cert), fetch, deadline,
+                         allowed, found, errors)
 
 
 def _from_crl(urls, deadline, allowed, found: Gathered, errors) -> bool:
-    for url in urls:
-        key = _crl_key(url)
-        entry = _cache.get(key)
-        if entry is not None:
-            found.crls.append(entry.der)
-            return True
-        try:
-            check_url(url, allowed)
-            der = _get(url, deadline, MAX_CRL_BYTES)
-            crl = x509.load_der_x509_crl(der)
-        except Exception as exc:  # noqa: BLE001 - any failure: try the next source
-            errors.append(f"CRL {url}: {exc.__class__.__name__}: {exc}")
-            continue
-        found.crls.append(der)
-        found.fresh.append((key, _Entry("crl", der, _expiry(crl.next_update_utc))))
-        return True
-    return False
+    def fetch(url):
+        der = _get(url, deadline, MAX_CRL_BYTES)
+        return der, x509.load_der_x509_crl(der).next_update_utc
+    return _first_answer("crl", urls, _crl_key, fetch, deadline, allowed, found, errors)
 
 
 def fetch_for(pairs: Iterable[tuple[x509.Certificate, x509.Certificate]], *, timeout: float,

@@ -24,23 +24,23 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
+from idp.platform.reasons import ReasonedError
+
 # Digests a signature may be made over. SHA-1 (and MD5) are refused: collisions are practical,
 # and a 2017 VNPT leaf signed with SHA-1 shows they still circulate (pki.md §5).
 _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
 
 
-class SignatureInvalid(Exception):
+class SignatureInvalid(ReasonedError):
     """The signature does not verify, or the signed message is not one we accept. `reason` is
     for logs and tests (`bad_signature`, `weak_digest`, `signer_count`, `no_signer_certificate`,
     `digest_mismatch`, `content_mismatch`, `malformed`, `unsupported`); the user is only ever
     told `message_id`, one message, since the details help an attacker more than a citizen."""
 
-    message_id = "certificate.signature_invalid"
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
+    @property
+    def message_id(self) -> str:
+        return "certificate.signature_invalid"
 
 
 def _hash(name: str) -> hashes.HashAlgorithm:

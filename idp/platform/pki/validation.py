@@ -28,18 +28,21 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, rsa
 
 from idp.platform.pki import revocation, trust
+from idp.platform.reasons import ReasonedError
 
 log = logging.getLogger("idp.pki")
 
+T = TypeVar("T")
 REASONS = ("untrusted", "expired", "not_yet_valid", "revoked", "key_usage", "weak_algorithm",
            "revocation_unavailable", "malformed", "not_end_entity")
 # Clocks of CAs, responders and this node disagree by seconds; a minute either way is accepted.
@@ -49,20 +52,12 @@ MIN_RSA_BITS = 2048
 CertificateInput = bytes | x509.Certificate
 
 
-class CertificateRefused(Exception):
+class CertificateRefused(ReasonedError):
     """The certificate may not be used to sign in. `reason` is one of REASONS (stable: tests,
     audit and the message id `pki.<reason>` use it); `detail` is for the log, never shown."""
 
-    def __init__(self, reason: str, detail: str = ""):
-        if reason not in REASONS:
-            raise ValueError(f"unknown reason {reason!r}")
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        self.detail = detail
-
-    @property
-    def message_id(self) -> str:
-        return f"pki.{self.reason}"
+    area = "pki"
+    reasons = REASONS
 
 
 @dataclass(frozen=True)
@@ -116,6 +111,19 @@ def current_policy() -> Policy:
     return policy
 
 
+def _run(coroutine: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run pyhanko-certvalidator's coroutine from synchronous code. A request thread has no
+    event loop (gunicorn's threads); where the calling thread already runs one (an asyncio
+    server, Playwright's sync API in the tests) the coroutine gets a loop on a thread of its
+    own instead, since asyncio.run refuses to nest."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine())
+    with ThreadPoolExecutor(1, thread_name_prefix="pki") as pool:
+        return pool.submit(lambda: asyncio.run(coroutine())).result()
+
+
 def _load(value: CertificateInput) -> x509.Certificate:
     if isinstance(value, x509.Certificate):
         return value
@@ -158,7 +166,7 @@ def validate(leaf: CertificateInput, intermediates: Sequence[CertificateInput] =
     others = [_load(c) for c in intermediates]
     if not policy.anchors:
         raise CertificateRefused("untrusted", "no trust anchors configured (pki_trust_anchors)")
-    path = asyncio.run(_verified_path(cert, others, policy, purpose_time))
+    path = _run(lambda: _verified_path(cert, others, policy, purpose_time))
     _check_leaf(cert)
     chain = [x509.load_der_x509_certificate(c.dump()) for c in
              path.iter_certs(include_root=True)]  # anchor first, leaf last
@@ -245,7 +253,7 @@ def _check_revocation(path, chain: list[x509.Certificate], policy: Policy,
     others = [_asn1(c) for c in chain[1:-1]]
     context = _context(policy, others, moment, rule=rule, crls=found.crls, ocsps=found.ocsps)
     try:
-        asyncio.run(_judge(context, path))
+        _run(lambda: _judge(context, path))
     except errors.RevokedError as exc:
         revocation.remember(found)  # a signed "revoked" is as good an answer as "good"
         raise CertificateRefused("revoked", str(exc)) from None

@@ -74,15 +74,8 @@ class MobileSimSigner:
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any]) -> MobileSimSigner:
-        from idp.platform.config import ConfigError
-        url = settings.get("mobile_sign_url") or ""
-        if not url.startswith(("http://", "https://")):
-            raise ConfigError("mobile_sign_url: an http(s) URL is required for SIM ký số")
-        if not settings.get("mobile_sign_sp_id") or not settings.get("mobile_sign_sp_password"):
-            raise ConfigError("mobile_sign_sp_id and mobile_sign_sp_password: required for "
-                              "SIM ký số")
-        return cls(url, settings["mobile_sign_sp_id"], settings["mobile_sign_sp_password"],
-                   float(settings.get("signer_timeout", 10)))
+        return cls(*wire.settings_of(settings, "mobile_sign_url", "mobile_sign_sp_id",
+                                     "mobile_sign_sp_password", "SIM ký số"))
 
     # --- the port -------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from idp.platform.masking import mask_id_number, mask_phone
+from idp.platform.reasons import ReasonedError
 
 State = Literal["pending", "approved", "rejected", "expired", "failed"]
 FINAL_STATES: frozenset[str] = frozenset({"approved", "rejected", "expired", "failed"})
@@ -37,15 +38,12 @@ REASONS = (
 )
 
 
-class SignerError(Exception):
-    """The remote signer could not do what was asked. `reason` is one of REASONS."""
+class SignerError(ReasonedError):
+    """The remote signer could not do what was asked. `reason` is one of REASONS; the page
+    shows `message_id` ("signer.<reason>")."""
 
-    def __init__(self, reason: str, detail: str = ""):
-        if reason not in REASONS:
-            raise ValueError(f"unknown signer error reason {reason!r}")
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        self.detail = detail
+    area = "signer"
+    reasons = REASONS
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ import base64
 import logging
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
 import requests
@@ -53,12 +53,14 @@ _CODE_REASONS = {60000: "not_registered", 60001: "not_registered", 65000: "not_r
 _TRANSACTION_UNKNOWN = (62000, 62001)
 
 
-@dataclass(frozen=True)
-class SmartCaTokens:
+class SmartCaTokens(NamedTuple):
+    """`/auth/token`'s answer: a JWT access token (about an hour), a refresh token (3 months,
+    unused: every sign-in logs in at SmartCA again)."""
+
     access_token: str
     refresh_token: str
-    expires_in: int
-    scope: str = ""
+    expires_in: int  # seconds
+    scope: str
 
 
 @dataclass(frozen=True)
@@ -87,15 +89,8 @@ class SmartCaSigner:
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any]) -> SmartCaSigner:
-        from idp.platform.config import ConfigError
-        url = settings.get("smartca_url") or ""
-        if not url.startswith(("http://", "https://")):
-            raise ConfigError("smartca_url: an http(s) URL is required for VNPT SmartCA")
-        if not settings.get("smartca_client_id") or not settings.get("smartca_client_secret"):
-            raise ConfigError("smartca_client_id and smartca_client_secret: required for "
-                              "VNPT SmartCA")
-        return cls(url, settings["smartca_client_id"], settings["smartca_client_secret"],
-                   float(settings.get("signer_timeout", 10)),
+        return cls(*wire.settings_of(settings, "smartca_url", "smartca_client_id",
+                                     "smartca_client_secret", "VNPT SmartCA"),
                    settings.get("smartca_notify_url") or "")
 
     # --- leg 1: the citizen authorises us -------------------------------------------------

@@ -90,3 +90,16 @@ def certificate(leaf_der: bytes, chain: list[bytes], serial: Any, credential_id:
                              serial=serial.strip(),
                              credential_id=credential_id if isinstance(credential_id, str)
                              else "")
+
+
+def settings_of(settings: dict[str, Any], url_key: str, id_key: str, secret_key: str,
+                carrier: str) -> tuple[str, str, str, float]:
+    """(URL, id, secret, timeout) of a carrier's adapter from the IdP's settings; a missing or
+    malformed one is a ConfigError naming the keys (the app refuses to start)."""
+    from idp.platform.config import ConfigError
+    url = settings.get(url_key) or ""
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(f"{url_key}: an http(s) URL is required for {carrier}")
+    if not settings.get(id_key) or not settings.get(secret_key):
+        raise ConfigError(f"{id_key} and {secret_key}: required for {carrier}")
+    return url, settings[id_key], settings[secret_key], float(settings.get("signer_timeout", 10))
