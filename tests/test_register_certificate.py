@@ -12,13 +12,16 @@ import datetime as dt
 import json
 import re
 import time
+from urllib.parse import urlsplit
 
 import pytest
+import requests
 
+from idp.methods.certificate import challenge as challenges
 from idp.platform.db import db
-from standins import mobile_sim
+from standins import mobile_sim, smartca
 from standins.usb_token import Token
-from tests.support import CITIZEN, cert_registration, hidden
+from tests.support import CITIZEN, cert_registration, form_action, hidden
 from tests.support.apps import make_app
 from tests.support.cert_registration import (
     AMR_USB,
@@ -42,6 +45,7 @@ from tests.support.cert_registration import (
     verify,
 )
 from tests.support.oidc import auth_params, pkce_pair
+from tests.support.people import ISSUER
 from tests.support.registration import sent, start_create
 from tests.support.standins import Control, serve_wsgi, subscriber, write_subscribers
 
@@ -292,3 +296,86 @@ def test_a_rejected_sim_request_goes_back_to_the_signing_page(sim):
     assert message_of(page) == "signer.rejected" and 'name="signer_account"' in html(page)
     assert message_of(web.get(page.request.path)) != "signer.rejected"  # said once
     assert account_count(app) == 2 and not bindings(app)
+
+
+# --------------------------------------------------------------------------- VNPT SmartCA
+
+AMR_SMARTCA = ["mca", "user"]
+CLIENT_ID, CLIENT_SECRET = "idp-test", "smartca-client-secret"
+SMARTCA_PASSWORD = "Mat-khau-SmartCA-1"
+CALLBACK = ISSUER + "/signin/smartca/callback"
+
+
+@pytest.fixture
+def smartca_app(database_url, served, tmp_path):
+    """An app trusting the PKI with the SmartCA stand-in configured (its subscriber: Kiểm,
+    logging in there with SMARTCA_PASSWORD), and the stand-in's control."""
+    leaf = served.pki.issue(uids=(f"CCCD:{CCCD}",), cn=NAME)
+    write_subscribers(tmp_path / "smartca", [subscriber(leaf, password=SMARTCA_PASSWORD)])
+    with serve_wsgi(smartca.create_app(tmp_path / "smartca", client_id=CLIENT_ID,
+                                       client_secret=CLIENT_SECRET,
+                                       redirect_uris=[CALLBACK])) as url:
+        app = make_app(database_url, **served.settings(tmp_path / "anchors"), smartca_url=url,
+                       smartca_client_id=CLIENT_ID, smartca_client_secret=CLIENT_SECRET,
+                       signer_timeout=3.0)
+        yield app, Control(url)
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+def smartca_waiting(web, control, params=None):
+    """Choice page → SmartCA → its login → the callback → the waiting page, and the request
+    the stand-in holds for the phone."""
+    page = start(web, method="smartca", params=params)
+    text = html(page)
+    assert 'data-testid="smartca-submit"' in text and "data-usb-signer" not in text
+    authorize_url = follow_redirect(post(web, page))
+    r = requests.post(authorize_url, data={"username": CCCD, "password": SMARTCA_PASSWORD},
+                      allow_redirects=False, timeout=5)
+    assert r.status_code == 302 and r.headers["Location"].startswith(CALLBACK + "?"), r.text
+    parts = urlsplit(r.headers["Location"])
+    waiting = follow(web, web.get(f"{parts.path}?{parts.query}"))
+    assert "data-auto-check" in html(waiting) and "VNPT SmartCA" in html(waiting)
+    [tx] = [t for t in control.transactions() if t["state"] == "pending"]
+    return waiting, tx
+
+
+def follow_redirect(r) -> str:
+    assert r.status_code == 303, html(r)[:1500]
+    return r.headers["Location"]
+
+
+def test_a_citizen_registers_by_smartca_approved_in_the_app(smartca_app):
+    app, control = smartca_app
+    web = app.test_client()
+    verifier, challenge = pkce_pair()
+    params = auth_params(challenge=challenge, prompt="create", scope=SCOPE)
+    waiting, tx = smartca_waiting(web, control, params)
+    flow_id = form_action(html(waiting)).rsplit("/", 1)[-1]
+    with app.test_request_context():  # the phone is asked to sign a registration
+        assert challenges.pending(flow_id).field("purpose") == "register"
+    assert control.act(tx["id"], "approve").status_code == 200
+    page = follow(web, post(web, waiting, action="check"))
+    assert 'name="birth_date"' in html(page) and CCCD in html(page) and NAME in html(page)
+    code_page = follow(web, details(web, page, birth_date="17/05/2000"))
+    done = set_password(web, verify(app, web, code_page, PHONE))
+    assert "Đăng ký thành công" in html(done) and "VNPT SmartCA" in html(done)
+    created = account(app, CCCD)
+    assert (created.ial, created.verified_by) == ("IAL3", "smartca")
+    [bound] = bindings(app, created.id)
+    assert bound.carrier == "smartca" and json.loads(bound.cert_uids) == [["CCCD", CCCD]]
+    claims, _ = tokens_of(web, resume(web, done)["code"], verifier)
+    assert claims["acr"] == "LoA3" and claims["amr"] == AMR_SMARTCA
+
+
+def test_a_smartca_request_rejected_in_the_app_goes_back_to_the_signing_page(smartca_app):
+    app, control = smartca_app
+    web = app.test_client()
+    waiting, tx = smartca_waiting(web, control)
+    assert control.act(tx["id"], "reject").status_code == 200
+    page = follow(web, post(web, waiting, action="check"))
+    assert message_of(page) == "signer.rejected"
+    assert 'data-testid="smartca-submit"' in html(page)
+    assert message_of(web.get(page.request.path)) != "signer.rejected"  # said once
+    assert account_count(app) == 2 and not bindings(app) and not sent(app)

@@ -138,7 +138,8 @@ def callback() -> Any:
         refusal = signer_refusal(exc)
         return _refused(kind, flow, refusal.message, refusal.status, refusal.retry_after)
     flow.data["remember"] = bool(record.get("remember"))
-    stay = certificate_step.start(flow, method, tokens.access_token, keep={}, where=METHOD)
+    stay = certificate_step.start(flow, method, tokens.access_token, keep={}, where=METHOD,
+                                  purpose=getattr(kind, "certificate_purpose", "login"))
     try:
         return engine.respond(kind, flow, stay or Goto(_states(kind)[1]))
     except FlowConflict:

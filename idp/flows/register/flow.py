@@ -41,6 +41,7 @@ class RegisterFlow(FlowKind):
     # The signing page and the waiting state of a remote carrier (flows/smartca_callback.py
     # sends SmartCA's answer to the flow at the first, on to the second).
     certificate_states = ("sign", certificate.WAIT)
+    certificate_purpose = "register"  # what a challenge signed in this flow is for
     transitions = table(
         choose="form sign",
         form="choose code",  # the mobile path (register/person.py)
