@@ -88,6 +88,8 @@ def create_app(overrides: dict | None = None, *, serving: bool = False) -> Flask
     validation.init_app(app)  # trust anchors loaded and pinned at start, not at first use
     from idp.platform import signers
     signers.init_app(app)  # the remote signers (SIM ký số, SmartCA) built once, at start
+    from idp.platform import upstream
+    upstream.init_app(app)  # "Đăng nhập bằng VNeID": the upstream providers, no network yet
     outbox.init_app(app)  # before logout: it registers the back-channel handler
     metrics.watch_outbox(app, outbox.counts, outbox.oldest_pending_age)  # scrape-time gauges
 

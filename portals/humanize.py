@@ -28,7 +28,8 @@ ACR_LABELS = {"LoA1": "Mức 1 (mật khẩu)", "LoA2": "Mức 2 (mật khẩu +
 # already say which, so it is not shown on its own.
 AMR_LABELS = {"pwd": "mật khẩu", "sms": "mã OTP qua SMS", "otp": "mã OTP từ ứng dụng xác thực",
               "hwk": "khóa phần cứng", "swk": "chữ ký số", "sc": "thẻ thông minh",
-              "face": "nhận diện khuôn mặt", "fpt": "vân tay"}
+              "face": "nhận diện khuôn mặt", "fpt": "vân tay",
+              "fed": "tài khoản định danh điện tử VNeID"}
 GENDER_LABELS = {"male": "Nam", "female": "Nữ", "1": "Nam", "2": "Nữ"}
 
 

@@ -8,9 +8,11 @@ tests and the demo exercise the real adapters over real sockets, failures includ
                           /_control/, the "phone" page /_phone/<who>
     standins.usb_plugin   the VNPT-CA signing plugin on the citizen's PC (websocket)
     standins.usb_token    the test tokens that plugin stand-in holds
+    standins.vneid        VNeID ("Đăng nhập bằng VNeID"): the partner API with encrypted
+                          answers, or a standard OpenID provider (vneid_*.py: its parts)
 
 A stand-in is not part of the IdP: it never imports `idp` or `portals` (.importlinter), and it
 holds only test keys, written by whoever sets up a test or the demo. Each runs on its own:
 `python -m standins.smartca --port 8701 --data DIR` (likewise standins.mobile_sim,
-standins.usb_plugin).
+standins.usb_plugin, standins.vneid).
 """

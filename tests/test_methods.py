@@ -12,9 +12,10 @@ from idp.methods.refusal import Refusal, code_required, refused, wrong_code
 
 def test_the_registry_lists_each_method_once_with_what_it_proves():
     ids = [m.id for m in registry.all_methods()]
-    assert ids == ["password", "sms", "totp", "recovery", "usb", "sim", "smartca"]
+    assert ids == ["password", "sms", "totp", "recovery", "usb", "sim", "smartca", "federated"]
     assert [m.id for m in registry.second_factors()] == ["sms", "totp", "recovery"]
-    assert [m.id for m in registry.first_factors()] == ["password", "usb", "sim", "smartca"]
+    assert [m.id for m in registry.first_factors()] == ["password", "usb", "sim", "smartca",
+                                                        "federated"]
     assert all(isinstance(m, Method) for m in registry.all_methods())
     assert registry.by_id("password").factor is Factor.FIRST
     with pytest.raises(KeyError):
@@ -31,6 +32,14 @@ def test_amr_of_a_login_is_rfc_8176_and_the_same_as_before_issue_13():
 def test_a_certificate_login_has_its_own_amr_without_the_password():
     usb = registry.by_id("usb")
     assert registry.login_amr(None, first=usb) == ["hwk", "sc", "pin", "mfa"]
+
+
+def test_a_vneid_login_is_fed_and_its_second_factor_adds_to_it():
+    fed = registry.by_id("federated")
+    assert fed.amr == ("fed",) and fed.level == "LoA2"
+    assert registry.login_amr(None, first=fed) == ["fed"]
+    assert registry.login_amr(registry.by_id("sms"), first=fed) == ["fed", "sms", "mfa"]
+    assert not fed.available()  # outside an app: no upstream provider
 
 
 def test_loa3_is_reachable_only_where_trust_anchors_are_configured(app, tmp_path):

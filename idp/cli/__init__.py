@@ -20,6 +20,7 @@ from idp.cli.audit import audit
 from idp.cli.clients import clients
 from idp.cli.complaints import complaints
 from idp.cli.demo import demo
+from idp.cli.federation import federation_group
 from idp.cli.initialize import init
 from idp.cli.keys import keys
 from idp.cli.pki import pki
@@ -36,6 +37,7 @@ def main():
 
 for _command in (init, keys, clients, users, recovery, audit, worker, demo, complaints, pki):
     main.add_command(_command)
+main.add_command(federation_group, "federation")
 
 
 def register_flask_commands(app: Flask) -> None:

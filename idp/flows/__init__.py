@@ -1,9 +1,9 @@
 """Interactive steps (DESIGN.md §2): one module per flow kind (login, stepup, consent,
-register, recover, complaint, and the account page's enrolments: account_phone,
-account_totp, account_recovery_codes), run by the flow engine (idp/interaction/engine.py), which
-knows them only through `engine.register` here. A flow the policy asks for but that is not
-registered (e.g. a PKI login for LoA3) ends the request with `access_denied` instead of a
-fake success.
+register, recover, complaint, federated (after a VNeID login), and the account page's
+enrolments: account_phone, account_totp, account_recovery_codes), run by the flow engine
+(idp/interaction/engine.py), which knows them only through `engine.register` here. A flow
+the policy asks for but that is not registered (e.g. a PKI login for LoA3) ends the request
+with `access_denied` instead of a fake success.
 
 `start_internal` / `create_internal` / `completion` serve the IdP's own pages (the account
 page's re-authentication, /recover): thin helpers over pending.create_internal and
@@ -20,6 +20,7 @@ from idp.flows.account.phones import PhoneEnrolment
 from idp.flows.account.recovery_codes import RecoveryCodesIssue
 from idp.flows.complaint import ComplaintFlow
 from idp.flows.consent import ConsentFlow
+from idp.flows.federated.flow import FederatedFlow
 from idp.flows.login import LoginFlow
 from idp.flows.recover import RecoverFlow
 from idp.flows.register import RegisterFlow
@@ -32,7 +33,7 @@ from idp.platform.models import Citizen
 
 ALL_KINDS: tuple[engine.FlowKind, ...] = (
     LoginFlow(), StepUpFlow(), ConsentFlow(), RecoverFlow(), RegisterFlow(), ComplaintFlow(),
-    PhoneEnrolment(), TotpEnrolment(), RecoveryCodesIssue())
+    FederatedFlow(), PhoneEnrolment(), TotpEnrolment(), RecoveryCodesIssue())
 # The kind of the internal pending request a flow kind runs on when the IdP's own pages
 # start it: recovery outside any portal, the account page's (re-)authentication.
 INTERNAL_KIND = {"recover": pending.RECOVERY, "login": pending.ACCOUNT,
@@ -71,6 +72,7 @@ def completion(flow_id: str) -> dict[str, Any] | None:
 
 
 def init_app(app: Flask) -> None:
+    from idp.flows.federated.logout import bp as upstream_bp
     from idp.flows.recovery_views import bp as recovery_bp
     from idp.flows.register_views import bp as register_bp
     from idp.flows.smartca_callback import bp as smartca_bp
@@ -79,4 +81,5 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(recovery_bp)  # forgot password, lost phone
     app.register_blueprint(register_bp)  # "Chưa có tài khoản? Đăng ký"
     app.register_blueprint(smartca_bp)  # "Hoặc đăng nhập bằng VNPT SmartCA" and its callback
+    app.register_blueprint(upstream_bp)  # "Đăng nhập bằng VNeID", its callback and logout
     captcha.init_app(app)

@@ -61,6 +61,7 @@ from werkzeug.datastructures import MultiDict
 from idp.accounts import factors, lockout
 from idp.accounts.validation import looks_like_id_number
 from idp.flows import certificate_step, second_factor
+from idp.flows.upstream_buttons import buttons as upstream_buttons
 from idp.interaction import pending
 from idp.interaction.engine import Finish, Flow, FlowKind, Goto, Login, Outcome, Stay, save
 from idp.interaction.policy import LEVELS
@@ -153,6 +154,8 @@ class LoginFlow(FlowKind):
     # The state a certificate carrier starts in, and the one it waits in (the SmartCA
     # callback, flows/smartca_callback.py, moves a flow from the first to the second).
     certificate_states = (CREDENTIALS, SIGNER_WAIT)
+    # The state whose page has the "Đăng nhập bằng VNeID" button (flows/federated/).
+    upstream_state = CREDENTIALS
 
     def render(self, flow: Flow, errors: dict[str, Any] | None = None,
                values: dict[str, Any] | None = None) -> Any:
@@ -188,7 +191,7 @@ class LoginFlow(FlowKind):
             signer=certificate_step.panel(flow, carrier) if carrier is not None else None,
             signer_account=values.get(certificate_step.ACCOUNT_FIELD, ""),
             smartca_action=url_for("smartca_signin.begin", flow_id=flow.id)
-            if smartca is not None else None)
+            if smartca is not None else None, upstream_buttons=upstream_buttons(flow))
 
     @staticmethod
     def _hinted_username(flow: Flow) -> str:

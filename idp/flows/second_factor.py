@@ -110,6 +110,8 @@ def reason(flow: Flow) -> Message:
     by = "sms" if flow.state == "sms" else "other"
     if _excluded_in(flow):
         return msg("second_factor.reason_sms_reset")
+    if flow.data.get("first") == "federated":  # a VNeID login below the level asked
+        return msg("second_factor.reason_federated_" + by)
     if flow.kind == "login" and policy.LEVELS[_floor(flow)] >= 2:
         return msg("second_factor.reason_login_" + by)
     if not flow.client_id:  # the IdP's own account page (account/access.py)
@@ -202,6 +204,9 @@ def _succeed(flow: Flow, citizen: Citizen, method: Method,
     audit.record("login.second_factor_ok", citizen_id=citizen.id, client_id=flow.client_id,
                  method=method.id)
     # "Ghi nhớ đăng nhập" was carried in the flow from the login page (flows/login.py).
+    # The first step: the password, unless the flow says (`first`: "federated", a VNeID
+    # login below the level asked, flows/federated/flow.py).
+    first = registry.by_id(flow.data["first"]) if flow.data.get("first") else None
     return Finish(dict(finish_updates),
-                  login=Login(citizen, method.level, registry.login_amr(method),
-                              bool(flow.data.get("remember"))))
+                  login=Login(citizen, method.level, registry.login_amr(method, first),
+                              bool(flow.data.get("remember")), flow.data.get("upstream")))

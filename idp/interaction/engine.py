@@ -38,6 +38,7 @@ from werkzeug.datastructures import MultiDict
 
 from idp.interaction import pending as pendings
 from idp.interaction import session as sso
+from idp.interaction import upstream_session
 from idp.interaction.outcomes import Finish as Finish  # the outcomes, re-exported for the flows
 from idp.interaction.outcomes import Goto as Goto
 from idp.interaction.outcomes import HandOver as HandOver
@@ -307,7 +308,9 @@ def _finish(flow: Flow, outcome: Finish) -> ViewResult:
 
 def _sign_in(who: Login) -> None:
     """The one place a flow's login starts the SSO session."""
-    sso.sign_in(who.citizen, who.acr, who.amr, who.remember)
+    row = sso.sign_in(who.citizen, who.acr, who.amr, who.remember)
+    if who.federated is not None:
+        upstream_session.remember(row, who.federated)
 
 
 def _hand_over(flow: Flow, outcome: HandOver) -> ViewResult:
@@ -316,7 +319,7 @@ def _hand_over(flow: Flow, outcome: HandOver) -> ViewResult:
     p = pendings.hand_over(flow.pending, outcome.result)
     if p is None:
         return gone_page()
-    return redirect(create(outcome.kind, p, outcome.data).url, 303)
+    return redirect(start(outcome.kind, p, None, outcome.data, outcome.begin_for).url, 303)
 
 
 def answer(flow_id: str, form: MultiDict[str, str] | None = None, *,

@@ -39,6 +39,9 @@ class Login:
     acr: str
     amr: list[str]
     remember: bool = False
+    # The upstream login it came from ("Đăng nhập bằng VNeID"), kept for logout
+    # (interaction/upstream_session.py); None for a login at this IdP.
+    federated: dict[str, Any] | None = None
 
 
 @dataclass
@@ -64,10 +67,13 @@ class Finish:
 @dataclass
 class HandOver:
     """The same pending authorization goes on in a flow of `kind` (e.g. registration →
-    "Quên mật khẩu?"); `result` is merged first; what was bound to this flow is dropped."""
+    "Quên mật khẩu?"); `result` is merged first; what was bound to this flow is dropped.
+    `begin_for`: the citizen the new flow is for (its kind's `begin` runs, as in
+    engine.start: a VNeID login that goes on to the account's second factor)."""
     kind: str
     data: dict[str, Any] = field(default_factory=dict)
     result: dict[str, bool] = field(default_factory=dict)
+    begin_for: Citizen | None = None
 
 
 @dataclass

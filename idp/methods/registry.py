@@ -13,6 +13,7 @@ from idp.methods.certificate.method import CertificateMethod
 from idp.methods.certificate.sim import SimSignature
 from idp.methods.certificate.smartca import SmartCa
 from idp.methods.certificate.usb import UsbToken
+from idp.methods.federated import Federated
 from idp.methods.password import Password
 from idp.methods.recovery_code import RecoveryCode
 from idp.methods.sms import Sms
@@ -26,6 +27,7 @@ METHODS: tuple[Method, ...] = (
     UsbToken(),
     SimSignature(),
     SmartCa(),
+    Federated(),
 )
 
 _BY_ID: dict[str, Method] = {m.id: m for m in METHODS}

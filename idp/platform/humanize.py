@@ -35,7 +35,7 @@ def amr_label(amr) -> str:
     """RFC 8176 values -> 'mật khẩu + mã OTP qua SMS'; "mfa" alone says nothing more."""
     labels = {"pwd": _("mật khẩu"), "sms": _("mã OTP qua SMS"),
               "otp": _("mã OTP từ ứng dụng xác thực"), "hwk": _("khóa phần cứng"),
-              "swk": _("chữ ký số")}
+              "swk": _("chữ ký số"), "fed": _("tài khoản định danh điện tử VNeID")}
     if isinstance(amr, str):
         amr = amr.split()
     words = [labels[m] for m in (amr or []) if isinstance(m, str) and m in labels]

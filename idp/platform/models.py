@@ -1,4 +1,4 @@
-"""Durable data (DESIGN.md §3). Instants are epoch seconds (float); secrets are stored hashed."""
+"""Durable data (DESIGN.md §3). Instants are epoch seconds (float); secrets stored hashed."""
 from __future__ import annotations
 
 import json
@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.platform.account_columns import AccountKindColumns, CertificateBindingColumns
 from idp.platform.db import db, now
+from idp.platform.federated_models import FederatedIdentity as FederatedIdentity
 
 
 class Citizen(AccountKindColumns, db.Model):
@@ -177,8 +178,7 @@ class AuthorizationCode(db.Model):
     __tablename__ = "authorization_codes"
 
     code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    # The grant (token family) this code starts; tokens issued from it carry the same id, so a
-    # replayed code can revoke them (RFC 6749 §4.1.2).
+    # The grant this code starts: its tokens carry the id, a replay revokes them (6749 §4.1.2).
     grant_id: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
     client_id: Mapped[str] = mapped_column(String(100), nullable=False)
     citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"),

@@ -15,6 +15,13 @@ portal's only organisation-name field known), `NguoiDaiDien` (the legal represen
 for an agency `MaDVQHNS`, its budget-relationship unit code — our own name: the portal's
 is unknown. No personal fields (SoDinhDanh, NgayThangNamSinh, GioiTinh) for an organisation,
 and `profile` releases only its name.
+
+VNeID (issue 16 item 4). An account linked to VNeID says so in userinfo
+(`TaiKhoanDuocXacThucVoiVNeID`: true; the field provincial systems record per dossier,
+vneid.md §7), and a login through VNeID says so in the ID token: `amr` has `fed` (RFC 8176)
+and, for the dvcqg scope, `loginIdp` is "BCA" as the national portal relays it. An account
+made from VNeID has its name, 12-digit number and birth date from VNeID; it has no gender
+(VNeID does not give one), so `GioiTinh` and `gender` are left out rather than guessed.
 """
 from __future__ import annotations
 
@@ -22,6 +29,8 @@ from idp.accounts import organisations
 from idp.platform.models import Citizen
 
 SCOPES = ["openid", "profile", "phone", "email", "offline_access", "dvcqg"]
+# The national portal's `loginIdp` for a login through VNeID (vneid.md §7: "BCA", Bộ Công An).
+LOGIN_IDP_VNEID = "BCA"
 ACR_VALUES = ["LoA1", "LoA2", "LoA3"]
 
 CLAIMS_SUPPORTED = [
@@ -30,7 +39,7 @@ CLAIMS_SUPPORTED = [
     "updated_at", "phone_number", "phone_number_verified", "email", "email_verified",
     "SoDinhDanh", "SoCMND", "HoVaTen", "NgayThangNamSinh", "GioiTinh", "SoDienThoai",
     "ThuDienTu", "LoaiTaiKhoan", "TechID", "TrangThai", "MaSoThue", "MaSoDoanhNghiep",
-    "TenDoanhNghiep", "NguoiDaiDien", "MaDVQHNS",
+    "TenDoanhNghiep", "NguoiDaiDien", "MaDVQHNS", "loginIdp", "TaiKhoanDuocXacThucVoiVNeID",
 ]
 
 
@@ -58,13 +67,16 @@ def _organisation(account) -> dict:
     return found
 
 
-def id_token_claims(account, scope: str) -> dict:
-    """What the ID token adds to its own claims for the `dvcqg` scope: the account type and,
-    for an organisation, its codes and name. `account`: a row of oauth2.active_citizen."""
+def id_token_claims(account, scope: str, amr: list[str] | tuple[str, ...] = ()) -> dict:
+    """What the ID token adds to its own claims for the `dvcqg` scope: the account type,
+    `loginIdp` "BCA" for a login through VNeID (`amr` has `fed`) and, for an organisation,
+    its codes and name. `account`: a row of oauth2.active_citizen."""
     if "dvcqg" not in set((scope or "").split()):
         return {}
     kind = account.account_type or organisations.CITIZEN
     found = {"LoaiTaiKhoan": organisations.loai_tai_khoan(kind)}
+    if "fed" in amr:
+        found["loginIdp"] = LOGIN_IDP_VNEID
     if kind in organisations.ORGANISATIONS:
         found.update(_organisation(account))
         found.pop("NguoiDaiDien")  # a person's name: userinfo only
@@ -78,9 +90,11 @@ def userinfo(citizen: Citizen, scope: str) -> dict:
     if (citizen.account_type or organisations.CITIZEN) in organisations.ORGANISATIONS:
         return _organisation_info(citizen, scopes, info)
     if "profile" in scopes:
-        info.update(name=citizen.full_name, gender=citizen.gender,
-                    birthdate=citizen.birth_date, locale="vi-VN",
+        # An account made from VNeID has no gender (VNeID does not give it): left out.
+        info.update(name=citizen.full_name, locale="vi-VN",
                     updated_at=int(citizen.updated_at), **_name_parts(citizen.full_name))
+        info.update({k: v for k, v in (("gender", citizen.gender),
+                                       ("birthdate", citizen.birth_date)) if v})
     if "phone" in scopes:
         info.update(phone_number=citizen.phone, phone_number_verified=True)
     if "email" in scopes and citizen.email:
@@ -92,13 +106,15 @@ def userinfo(citizen: Citizen, scope: str) -> dict:
             key: citizen.id_number,
             "HoVaTen": citizen.full_name,
             "NgayThangNamSinh": citizen.birth_date.replace("-", ""),
-            "GioiTinh": 1 if citizen.gender == "male" else 2,
             "SoDienThoai": national_phone(citizen.phone),
             "ThuDienTu": citizen.email or "",
             "LoaiTaiKhoan": "1",  # công dân
             "TechID": citizen.sub,
             "TrangThai": "1",
+            "TaiKhoanDuocXacThucVoiVNeID": bool(getattr(citizen, "vneid_linked", False)),
         })
+        if citizen.gender:
+            info["GioiTinh"] = 1 if citizen.gender == "male" else 2
     return info
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, Response, current_app, request
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import bindparam, exists, select, text
 
 from idp.platform.crypto import sha256_hex
 from idp.platform.db import db, now
-from idp.platform.models import Citizen, Token
+from idp.platform.models import Citizen, FederatedIdentity, Token
 from idp.platform.web import csrf
 from idp.protocol import claims, oauth2
 
@@ -161,6 +161,7 @@ _USERINFO = select(
     Citizen.id_number, Citizen.full_name, Citizen.birth_date, Citizen.gender, Citizen.phone,
     Citizen.email, Citizen.updated_at, Citizen.account_type, Citizen.org_mst, Citizen.org_mns,
     Citizen.legal_representative,
+    exists().where(FederatedIdentity.citizen_id == Citizen.id).label("vneid_linked"),
 ).join(Citizen, Citizen.id == Token.citizen_id).where(
     Token.access_token_hash == bindparam("digest"))
 

@@ -33,6 +33,10 @@ backoff, a dead letter after `outbox_max_attempts`). The token's jti is the row'
 fixed at that moment; the token is signed at each attempt (fresh iat/exp, same jti), POSTed
 with `backchannel_timeout`, no redirects followed; 200 and 204 are success. Outcomes are
 audited (`backchannel.delivered` / `backchannel.failed`, and `outbox.dead`).
+
+A session that came from a VNeID login (issue 16 item 5) is also ended at VNeID: after the
+local logout the browser goes to the upstream's logout (interaction/upstream_session.py) and
+comes back to the portal's post-logout URI (or our "Bạn đã đăng xuất" page).
 """
 from __future__ import annotations
 
@@ -47,6 +51,7 @@ from wtforms.validators import ValidationError
 
 from idp.accounts.signout import end_sessions
 from idp.interaction import session as sso
+from idp.interaction import upstream_session
 from idp.platform import audit, outbox
 from idp.platform.db import db, now
 from idp.platform.models import Citizen, Client, SsoSession
@@ -183,7 +188,13 @@ def _log_out(session: SsoSession | None, client_id: str | None) -> None:
     sso.end()  # clears the cookie (the row is already revoked)
 
 
-def _done(target: str | None):
+def _done(target: str | None, session: SsoSession | None = None):
+    """Where the browser goes after a logout: the upstream's logout first when the session
+    came from a VNeID login (interaction/upstream_session.py; it comes back to `target`),
+    else `target`, else our "Bạn đã đăng xuất" page."""
+    onward = upstream_session.logout_redirect(session.sid, target) if session else None
+    if onward:
+        return redirect(onward, 302)
     if target:
         return redirect(target, 302)
     return render_template("info.html", title=_("Bạn đã đăng xuất"),
@@ -213,14 +224,14 @@ def end_session():
                                    message=_("Biểu mẫu đã hết hạn hoặc không hợp lệ. Vui lòng "
                                              "tải lại trang và thử lại.")), 400
         _log_out(session, audience)
-        return _done(target)
+        return _done(target, session)
 
     if session is None:
         return _done(target)
     # A valid hint of this very session and no bad redirect URI: the RP asked, log out now.
     if _belongs(claims, session) and (not uri or target):
         _log_out(session, audience)
-        return _done(target)
+        return _done(target, session)
     carried = {"id_token_hint": hint, "client_id": client_id,
                "post_logout_redirect_uri": uri, "state": state, "ui_locales": ui_locales}
     return render_template("logout_confirm.html", carried=carried)

@@ -220,7 +220,7 @@ def build_id_token(client: Client, citizen, source, access_token: str | None,
         "auth_time": source.auth_time, "acr": source.acr, "amr": json.loads(source.amr_json),
         "sid": source.sid,
     }
-    payload.update(claims.id_token_claims(citizen, source.scope))
+    payload.update(claims.id_token_claims(citizen, source.scope, payload["amr"]))
     if nonce:
         payload["nonce"] = nonce
     if access_token:

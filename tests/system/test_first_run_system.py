@@ -79,7 +79,8 @@ def run_env(tmp_path: Path, ports: list[int]) -> dict:
     env.update(IDP_INSTANCE_DIR=str(tmp_path / "instance"), IDP_KEK_FILE=str(tmp_path / "kek"),
                IDP_PORT=str(ports[0]), PORTAL_DAKLAK_PORT=str(ports[1]),
                PORTAL_QUOCGIA_PORT=str(ports[2]), STANDIN_USB_PORT=str(ports[3]),
-               STANDIN_SMARTCA_PORT=str(ports[4]), STANDIN_SIM_PORT=str(ports[5]))
+               STANDIN_SMARTCA_PORT=str(ports[4]), STANDIN_SIM_PORT=str(ports[5]),
+               STANDIN_VNEID_PORT=str(ports[6]))
     return env
 
 
@@ -92,7 +93,7 @@ def _default_sigint():
 def test_run_serves_with_gunicorn_and_stops_on_ctrl_c(tmp_path):
     if not (ROOT / ".venv/bin/python").exists():
         pytest.skip("needs the project's .venv (./run would create it: minutes)")
-    ports = free_ports(6)  # IdP, two portals, USB plugin, SmartCA and SIM stand-ins
+    ports = free_ports(7)  # IdP, two portals, USB plugin, SmartCA, SIM and VNeID stand-ins
     issuer = f"http://127.0.0.1:{ports[0]}"
     env = run_env(tmp_path, ports)
     lines: list[str] = []
@@ -139,8 +140,12 @@ def test_run_serves_with_gunicorn_and_stops_on_ctrl_c(tmp_path):
         assert all(c["id_number"] in html and c["password"] in html for c in DEMO_CITIZENS)
         # The stand-ins: the plugin's address and the "phone" pages of SIM and SmartCA, whose
         # CRL route serves what the demo certificates name.
-        usb, smartca, sim = ports[3:]
+        usb, smartca, sim, vneid = ports[3:]
         assert f"ws://127.0.0.1:{usb}/plugin" in output
+        # VNeID: its address is printed and the login page offers it
+        assert f"http://127.0.0.1:{vneid}/" in output
+        assert requests.get(f"http://127.0.0.1:{vneid}/_control/settings",
+                            timeout=10).status_code == 200
         cccd = DEMO_CITIZENS[0]["id_number"]
         for port in (sim, smartca):
             assert f"http://127.0.0.1:{port}/_phone/" in output

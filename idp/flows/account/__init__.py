@@ -7,6 +7,7 @@ change, and active sessions with "sign out the others".
 - phones.py, authenticator.py, recovery_codes.py: the factors; their enrolments are flow
   kinds (enrolment.py); notify.py: SMS notifications of changes;
 - certificates.py: the certificates bound at registration (issue 15), listed and removable.
+- linked.py: the VNeID identities linked to the account (issue 16), listed and removable.
 An organisation's account (issue 15 item 5) signs in by certificate only: its page shows the
 organisation, its certificates and its sessions, and nothing that needs a password or a
 second factor (access.py sends those pages back to the account page).
@@ -34,6 +35,7 @@ def init_app(app) -> None:
     from idp.flows.account import (  # noqa: F401 - the routes
         authenticator,
         certificates,
+        linked,
         overview,
         phones,
         recovery_codes,

@@ -37,6 +37,8 @@ def verification_label(citizen: Citizen) -> str:
     """How the account's identity was proven at registration, by the name of the method
     ("Thuê bao di động", "USB ký số"…); "" when not recorded."""
     method = citizen.verified_by or ""
+    if method == "vneid":  # created from a VNeID login: the "Bộ Công An" option
+        return f"{METHODS['bca'].label} (VNeID)"
     if method in METHODS:
         return str(METHODS[method].label)
     return carrier_label(method) if method else ""

@@ -15,7 +15,7 @@ from flask import current_app, redirect, render_template, request, url_for
 from sqlalchemy import select, update
 
 from idp.accounts import organisations, passwords, signout
-from idp.flows.account import access, bp, certificates, flash_message, notify
+from idp.flows.account import access, bp, certificates, flash_message, linked, notify
 from idp.flows.account.access import current, fresh_required, loa2_required
 from idp.flows.account.phones import MAX_PHONES
 from idp.methods import registry
@@ -69,7 +69,7 @@ def index():
         masked_phone=mask_phone(citizen.phone), methods=methods,
         enrolled={m.id: m.enrolments(citizen) for m in methods},
         organisation=organisation, org_code=organisations.code_of(citizen),
-        certificates=certificates.bound(citizen),
+        certificates=certificates.bound(citizen), linked=linked.listed(citizen),
         verified_by=certificates.verification_label(citizen),
         sessions=active_sessions(citizen.id), current_sid=account.session.sid,
         max_phones=MAX_PHONES, mask_phone=mask_phone, mask_ip=mask_ip,

@@ -9,6 +9,8 @@ The IAL3 options (issue 15 item 4) are the certificate carriers: an option with 
 "sign" (register/certificate.py). A carrier the registry has and the seed's list does not
 name gets an option of its own. The organisation account types work where some carrier does:
 an organisation registers only by signing with its certificate (issue 15 item 5).
+"Bộ Công An" (the Ministry of Public Security's identification) works where an upstream
+provider (VNeID, issue 16) is configured: its step sends the citizen to VNeID.
 `current()` resolves all this for the request; ACCOUNT_TYPES and METHODS stay the static
 declarations."""
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass, replace
 from flask_babel import lazy_gettext as _l
 
 from idp.flows import certificate_step
+from idp.platform import upstream
 from idp.platform.messages import Message, msg
 
 
@@ -90,6 +93,8 @@ def current() -> tuple[dict[str, AccountType], dict[str, VerificationMethod]]:
     carriers = [c.id for c in certificate_step.carriers()]
     methods = {k: replace(m, available=m.carrier in carriers, first_state="sign")
                if m.carrier else m for k, m in METHODS.items()}
+    if upstream.providers():  # "Bộ Công An": through VNeID (flows/federated/)
+        methods["bca"] = replace(methods["bca"], available=True, first_state="bca")
     for carrier in carriers:
         if not any(m.carrier == carrier for m in methods.values()):
             methods[carrier] = VerificationMethod(carrier, carrier, "IAL3", True, "sign",

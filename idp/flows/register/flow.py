@@ -14,6 +14,7 @@ from idp.flows.register import certificate, limits
 from idp.flows.register import person as people
 from idp.flows.register.choice import choice_errors, current
 from idp.flows.register.limits import SEND_WORDS, challenge_id, settings, store
+from idp.flows.upstream_buttons import buttons
 from idp.interaction.engine import Fields, Flow, FlowKind, ViewResult, table
 from idp.interaction.outcomes import Finish, Goto, HandOver, Login, Outcome, Stay
 from idp.methods import refusal as refusals
@@ -42,8 +43,10 @@ class RegisterFlow(FlowKind):
     # sends SmartCA's answer to the flow at the first, on to the second).
     certificate_states = ("sign", certificate.WAIT)
     certificate_purpose = "register"  # what a challenge signed in this flow is for
+    # "Bộ Công An": the page with the "Đăng nhập bằng VNeID" button (flows/federated/).
+    upstream_state = "bca"
     transitions = table(
-        choose="form sign",
+        choose="form sign bca", bca="choose",
         form="choose code",  # the mobile path (register/person.py)
         # the certificate path (register/certificate.py): sign (USB), wait (SIM, SmartCA)
         sign="choose sign sign_wait details exists", sign_wait="sign sign_wait details exists",
@@ -74,6 +77,9 @@ class RegisterFlow(FlowKind):
                 **context)
         if state in certificate.STATES:
             return certificate.render(flow, context, errors, values)
+        if state == "bca":
+            return render_template("register_bca.html", upstream_buttons=buttons(flow),
+                                   **context)
         if state == "form":
             shown = dict(flow.data.get("typed") or {}, **values)
             credit = limits.captcha_credit(flow.id)
@@ -113,7 +119,7 @@ class RegisterFlow(FlowKind):
         steps = {"choose": self._choose, "form": self._form, "code": self._code,
                  "unavailable": self._unavailable, "mismatch": self._mismatch,
                  "exists": self._exists, "password": self._password, "done": self._done,
-                 "creating": self._creating,
+                 "creating": self._creating, "bca": lambda f, form: Goto("choose"),
                  "sign": lambda f, form: certificate.sign(self, f, form),
                  certificate.WAIT: lambda f, form: certificate.check(self, f, form),
                  "details": lambda f, form: certificate.details(self, f, form)}

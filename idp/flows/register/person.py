@@ -1,7 +1,8 @@
 """Registration's data about the person: the form's checks (`validate_form`), whether the
 ID number or the phone already has an account, and the creation of the account in one
 transaction (package docstring, "Atomicity") — a citizen's, or an organisation's registered
-by certificate (register/certificate.py), with its certificate binding."""
+by certificate (register/certificate.py), with its certificate binding, or a citizen's
+created from a VNeID login (flows/federated/flow.py), with its link."""
 from __future__ import annotations
 
 import uuid
@@ -13,7 +14,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from werkzeug.datastructures import MultiDict
 
-from idp.accounts import cert_bindings, organisations
+from idp.accounts import cert_bindings, federation, organisations
 from idp.accounts.validation import (
     ValidationError,
     check_cccd_consistency,
@@ -121,6 +122,10 @@ def owner_of(id_number: str) -> Citizen | None:
 def _account_fields(flow: Flow, person: dict[str, Any]) -> dict[str, Any]:
     """The account's type, organisation fields and verification (account_columns.py)."""
     cert = flow.data.get("cert")
+    asserted = flow.data.get("asserted")
+    if asserted:  # created from a VNeID login (flows/federated/flow.py)
+        return {"ial": "IAL2" if asserted.get("account_level") == 2 else "IAL1",
+                "verified_by": "vneid"}
     if not cert:
         return {"ial": "IAL2", "verified_by": "mobile"}
     fields = {"account_type": cert["kind"], "ial": "IAL3", "verified_by": cert["carrier"]}
@@ -153,6 +158,10 @@ def create(flow: Flow, person: dict[str, Any], password_hash: str) -> Citizen | 
                                       is_default=True, created_at=now()))
         if flow.data.get("cert"):
             db.session.add(cert_bindings.new(citizen.id, flow.data["cert"]))
+        if flow.data.get("asserted"):
+            db.session.add(federation.new_row(
+                citizen.id, federation.Asserted.from_record(flow.data["asserted"]), "created",
+                login=True))
         audit.record("register.created", citizen_id=citizen.id,
                      client_id=flow.client_id or None, commit=False,
                      method=flow.data.get("method"), ial=fields["ial"],

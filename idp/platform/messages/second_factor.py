@@ -52,6 +52,12 @@ MESSAGES = {
         "đăng ký."),
     "second_factor.reason_login_other": _l(
         "Để bảo vệ tài khoản, mỗi lần đăng nhập đều cần thêm một bước xác thực thứ hai."),
+    "second_factor.reason_federated_sms": _l(
+        "Tài khoản VNeID mức độ 1 chưa đủ mức xác thực mà dịch vụ yêu cầu. Vui lòng nhập "
+        "thêm mã OTP gửi đến số điện thoại đã đăng ký của tài khoản."),
+    "second_factor.reason_federated_other": _l(
+        "Tài khoản VNeID mức độ 1 chưa đủ mức xác thực mà dịch vụ yêu cầu. Vui lòng xác thực "
+        "thêm một bước nữa."),
     "second_factor.reason_account_sms": _l(
         "Trang quản lý tài khoản yêu cầu xác thực thêm bằng mã OTP gửi đến số điện thoại đã "
         "đăng ký."),
