@@ -10,7 +10,6 @@
 """
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from flask import Flask, jsonify, request
@@ -18,6 +17,7 @@ from flask import Flask, jsonify, request
 from standins.vneid_citizens import parse_citizens
 from standins.vneid_oidc import backchannel_from_control
 from standins.vneid_state import VneidStand
+from standins.web import delayed_fault
 
 FAULTED = ("/token", "/userinfo")
 
@@ -39,25 +39,18 @@ def install_control(app: Flask, stand: VneidStand) -> None:
             latency, fault = stand["latency"], stand["fault"]
         if request.path not in FAULTED:
             return None
-        if latency:
-            time.sleep(latency)
-        if fault == "html":
-            return "<html><body><h1>502 Bad Gateway</h1></body></html>", 200, \
-                {"Content-Type": "text/html"}
-        if fault == "malformed":
-            return jsonify({"surprise": "this is not the protocol"})
-        if fault == "error":
-            return jsonify({"error": "internal"}), 500
-        return None
+        return delayed_fault(latency, fault)
 
     @app.get("/_control/requests")
     def control_requests() -> Any:
+        """What the IdP sent, oldest first (the stand-in's own lock held while copying)."""
         with stand.lock:
-            return jsonify(list(stand.requests))
+            recorded = list(stand.requests)
+        return jsonify(recorded)
 
     @app.post("/_control/reset")
     def control_reset() -> Any:
-        stand.reset()
+        stand.reset()  # codes, tokens, sessions, requests; settings back to the start values
         return jsonify({"ok": True})
 
     @app.route("/_control/settings", methods=["GET", "POST"])

@@ -68,6 +68,21 @@ PHONE_PAGE = """<!doctype html>
 </body></html>"""
 
 
+def delayed_fault(latency: float, fault: str) -> Any:
+    """Sleep `latency` seconds, then the answer that replaces the protocol's for `fault`
+    ("html", "malformed", "error"), or None to answer normally (also the VNeID stand-in's)."""
+    if latency:
+        time.sleep(latency)
+    if fault == "html":
+        return "<html><body><h1>502 Bad Gateway</h1></body></html>", 200, \
+            {"Content-Type": "text/html"}
+    if fault == "malformed":
+        return jsonify({"surprise": "this is not the protocol"})
+    if fault == "error":
+        return jsonify({"error": "internal"}), 500
+    return None
+
+
 def install(app: Flask, stand: Stand, title: str) -> None:
     """Wrap `app`'s protocol routes and add /_control/ and /_phone/ for `stand`."""
     app.extensions["standin"] = stand
@@ -87,16 +102,7 @@ def install(app: Flask, stand: Stand, title: str) -> None:
                 "json": body, "form": request.form.to_dict(),
                 "authorization": request.headers.get("Authorization", ""), "at": stand.now()})
             latency, fault = stand.latency, stand.fault
-        if latency:
-            time.sleep(latency)
-        if fault == "html":
-            return "<html><body><h1>502 Bad Gateway</h1></body></html>", 200, \
-                {"Content-Type": "text/html"}
-        if fault == "malformed":
-            return jsonify({"surprise": "this is not the protocol"})
-        if fault == "error":
-            return jsonify({"error": "internal"}), 500
-        return None
+        return delayed_fault(latency, fault)
 
     @app.get("/_control/transactions")
     def standin_transactions() -> Any:

@@ -28,17 +28,15 @@ state)` (flows/login.py, flows/stepup.py).
 """
 from __future__ import annotations
 
-import hmac
 import logging
 from typing import Any
 
-from flask import Blueprint, current_app, redirect, render_template, request, session
+from flask import Blueprint, current_app, redirect, request
 
-from idp.flows import certificate_step
+from idp.flows import certificate_step, round_trip
 from idp.interaction import engine
-from idp.interaction.engine import Flow, FlowConflict, FlowGone, FlowKind, Goto, Stay
+from idp.interaction.engine import Flow, FlowConflict, FlowKind, Goto, Stay
 from idp.methods.certificate.remote import RemoteCertificateMethod, signer_refusal
-from idp.platform.browser import browser_binding
 from idp.platform.crypto import random_token
 from idp.platform.messages import Message, msg
 from idp.platform.signers.port import SignerError
@@ -57,12 +55,7 @@ def redirect_uri() -> str:
     return str(current_app.config["IDP"]["issuer"]).rstrip("/") + CALLBACK_PATH
 
 
-def _key(state: str) -> str:
-    return "smartca-state:" + state
-
-
-def _store() -> Any:
-    return current_app.extensions["idp.store"]
+PREFIX = "smartca-state:"
 
 
 def _at_tab(flow: Flow) -> FlowKind | None:
@@ -91,39 +84,23 @@ def _refused(kind: FlowKind, flow: Flow, message: Message, status: int = 400,
 
 @bp.post("/signin/smartca/<flow_id>")
 def begin(flow_id: str) -> Any:
-    try:
-        flow = engine.load(flow_id)
-    except FlowGone:
-        return engine.gone_page()
-    kind = _at_tab(flow)
+    flow, kind = round_trip.at_page(flow_id, _at_tab)
     if kind is None:
-        return redirect(flow.url, 303)  # it moved on (another tab of the browser)
+        return flow  # gone, or moved on
     found = _method()
     if found is None:
         return _refused(kind, flow, msg("certificate.unavailable"))
     state = random_token(24)
-    _store().put(_key(state), {"flow_id": flow.id, "bid": browser_binding(),
-                               "remember": bool(request.form.get("remember"))}, STATE_TTL)
-    session[SESSION_KEY] = flow.id
+    round_trip.leave(PREFIX, SESSION_KEY, flow, state, STATE_TTL,
+                     remember=bool(request.form.get("remember")))
     return redirect(found[1].authorize_url(redirect_uri(), state), 303)
 
 
 @bp.get(CALLBACK_PATH)
 def callback() -> Any:
-    state = request.args.get("state", "")
-    record = _store().take(_key(state)) if 0 < len(state) <= _MAX_PARAM else None
-    if record is None or not hmac.compare_digest(str(record.get("bid", "")),
-                                                 browser_binding()):
-        log.info("smartca callback: state %s", "unknown or used" if record is None
-                 else "of another browser")
-        return _state_refused()
-    try:
-        flow = engine.load(str(record["flow_id"]))
-    except FlowGone:
-        return engine.gone_page()
-    kind = _at_tab(flow)
-    if kind is None:
-        return redirect(flow.url, 303)
+    record, flow, kind = round_trip.back(PREFIX, _at_tab, "smartca")
+    if record is None:
+        return flow if flow is not None else _state_refused()
     code = request.args.get("code", "")
     if request.args.get("error") or not code or len(code) > _MAX_PARAM:
         log.info("smartca callback: %s", request.args.get("error", "no code")[:64])
@@ -149,14 +126,5 @@ def callback() -> Any:
 def _state_refused() -> Any:
     """A state this browser cannot use: said on the page of the flow it last sent to
     SmartCA (still at its certificate page), else on the error page."""
-    message = msg("signer.smartca_state")
-    flow_id = session.get(SESSION_KEY)
-    try:
-        flow = engine.load(str(flow_id or ""))
-    except FlowGone:
-        flow = None
-    kind = _at_tab(flow) if flow is not None else None
-    if flow is None or kind is None:
-        return render_template("error.html", title=msg("flow.refused_title"),
-                               message=message), 400
-    return _refused(kind, flow, message)
+    return round_trip.state_refused(SESSION_KEY, _at_tab, msg("signer.smartca_state"),
+                                    _refused)

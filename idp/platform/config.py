@@ -93,7 +93,8 @@ def load_settings(overrides: dict | None = None, environ=os.environ) -> dict:
     return settings
 
 
-def _is_loopback(host: str | None) -> bool:
+def is_loopback(host: str | None) -> bool:
+    """localhost or a loopback address (http is allowed there: tests and the demo)."""
     if not host:
         return False
     if host == "localhost":
@@ -119,7 +120,7 @@ def validate(s: dict) -> None:
         raise ConfigError("issuer: must not contain a query or fragment (OIDC Discovery §3)")
     if s["issuer"].endswith("/"):
         raise ConfigError("issuer: must not end with '/'")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise ConfigError("issuer: http:// is allowed only on a loopback address; use https://")
     if s["otp_ttl"] > 600 or s["otp_ttl"] <= 0:
         raise ConfigError("otp_ttl: must be between 1 and 600 seconds (NIST 800-63B: ≤ 10 min)")

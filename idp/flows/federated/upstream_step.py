@@ -25,21 +25,20 @@ account (flows/federated/flow.py).
 """
 from __future__ import annotations
 
-import hmac
 import logging
 from typing import Any
 
-from flask import Blueprint, current_app, redirect, render_template, request, session
+from flask import Blueprint, current_app, redirect, request
 
 from idp.accounts import federation
 from idp.accounts.federation import Asserted, LinkRefused
+from idp.flows import round_trip
 from idp.interaction import engine
-from idp.interaction.engine import Flow, FlowConflict, FlowGone, FlowKind, Stay
+from idp.interaction.engine import Flow, FlowConflict, FlowKind, Stay
 from idp.interaction.outcomes import Finish, HandOver, Login, Outcome
 from idp.interaction.policy import LEVELS
 from idp.methods import registry
 from idp.platform import audit, upstream
-from idp.platform.browser import browser_binding
 from idp.platform.messages import Message, msg
 from idp.platform.upstream import Expected, UpstreamError
 
@@ -47,15 +46,9 @@ log = logging.getLogger("idp.flows")
 bp = Blueprint("upstream_signin", __name__)
 FIELD = "upstream"  # where a refusal shows on the flow's page
 SESSION_KEY = "upstream_flow"  # the flow this browser last sent to an upstream
-_MAX_STATE = 128
 
 
-def _store() -> Any:
-    return current_app.extensions["idp.store"]
-
-
-def _key(state: str) -> str:
-    return "upstream-state:" + state
+PREFIX = "upstream-state:"
 
 
 def _at_entry(flow: Flow) -> FlowKind | None:
@@ -72,13 +65,9 @@ def _refused(kind: FlowKind, flow: Flow, message: Message, status: int = 400) ->
 
 @bp.post("/signin/upstream/<name>/<flow_id>")
 def begin(name: str, flow_id: str) -> Any:
-    try:
-        flow = engine.load(flow_id)
-    except FlowGone:
-        return engine.gone_page()
-    kind = _at_entry(flow)
+    flow, kind = round_trip.at_page(flow_id, _at_entry)
     if kind is None:
-        return redirect(flow.url, 303)  # it moved on (another tab of the browser)
+        return flow  # gone, or moved on
     provider = upstream.provider(name)
     if provider is None:
         return _refused(kind, flow, msg("upstream.not_configured"))
@@ -87,36 +76,24 @@ def begin(name: str, flow_id: str) -> Any:
     except UpstreamError as exc:
         return _upstream_refused(kind, flow, name, exc)
     expected = start.expected
-    _store().put(_key(expected.state), {
-        "flow_id": flow.id, "bid": browser_binding(), "provider": name,
-        "nonce": expected.nonce, "verifier": expected.code_verifier,
-        "remember": bool(request.form.get("remember"))},
-        int(current_app.config["IDP"]["upstream_login_ttl"]))
-    session[SESSION_KEY] = flow.id
+    round_trip.leave(PREFIX, SESSION_KEY, flow, expected.state,
+                     int(current_app.config["IDP"]["upstream_login_ttl"]), provider=name,
+                     nonce=expected.nonce, verifier=expected.code_verifier,
+                     remember=bool(request.form.get("remember")))
     audit.record("federation.started", client_id=flow.client_id or None, provider=name)
     return redirect(start.url, 303)
 
 
 @bp.get("/signin/upstream/<name>/callback")
 def callback(name: str) -> Any:
-    state = request.args.get("state", "")
-    record = _store().take(_key(state)) if 0 < len(state) <= _MAX_STATE else None
-    if record is None or record.get("provider") != name or not hmac.compare_digest(
-            str(record.get("bid", "")), browser_binding()):
-        log.info("upstream callback: state %s", "unknown or used" if record is None
-                 else "of another browser or provider")
-        return _state_refused()
-    try:
-        flow = engine.load(str(record["flow_id"]))
-    except FlowGone:
-        return engine.gone_page()
-    kind = _at_entry(flow)
-    if kind is None:
-        return redirect(flow.url, 303)
+    record, flow, kind = round_trip.back(PREFIX, _at_entry, "upstream " + name)
+    if record is None or record.get("provider") != name:
+        return flow if record is None and flow is not None else _state_refused()
     provider = upstream.provider(name)
     if provider is None:
         return _refused(kind, flow, msg("upstream.not_configured"))
-    expected = Expected(state, str(record.get("nonce", "")), str(record.get("verifier", "")))
+    expected = Expected(request.args["state"], str(record.get("nonce", "")),
+                        str(record.get("verifier", "")))
     try:
         identity = provider.finish(request.query_string.decode("latin-1"), expected)
     except UpstreamError as exc:
@@ -176,13 +153,5 @@ def arrived(flow: Flow, asserted: Asserted, info: dict[str, Any]) -> Outcome:
 def _state_refused() -> Any:
     """A state this browser cannot use: said on the page of the flow it last sent to an
     upstream (still at that page), else on the error page."""
-    message = msg("upstream.bad_state")
-    try:
-        flow: Flow | None = engine.load(str(session.get(SESSION_KEY) or ""))
-    except FlowGone:
-        flow = None
-    kind = _at_entry(flow) if flow is not None else None
-    if flow is None or kind is None:
-        return render_template("error.html", title=msg("flow.refused_title"),
-                               message=message), 400
-    return _refused(kind, flow, message)
+    return round_trip.state_refused(SESSION_KEY, _at_entry, msg("upstream.bad_state"),
+                                    _refused)

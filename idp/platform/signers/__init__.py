@@ -18,7 +18,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, current_app, has_app_context
+from flask import Flask
+
+from idp.platform.extensions import installed
 
 if TYPE_CHECKING:
     from idp.platform.signers.port import RemoteSigner
@@ -44,7 +46,5 @@ def init_app(app: Flask) -> None:
 
 def signer(name: str) -> RemoteSigner | None:
     """The configured adapter `name`, None when that carrier is off here (or outside an app)."""
-    if not has_app_context():
-        return None
-    found: dict[str, RemoteSigner] = current_app.extensions.get(EXTENSION, {})
-    return found.get(name)
+    found: RemoteSigner | None = installed(EXTENSION).get(name)
+    return found

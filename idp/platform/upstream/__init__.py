@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, current_app, has_app_context
+from flask import Flask
 
+from idp.platform.extensions import installed
 from idp.platform.upstream.client import UpstreamProvider
 from idp.platform.upstream.errors import UpstreamError
 from idp.platform.upstream.model import Expected, LogoutRequest, Start, UpstreamIdentity
@@ -43,13 +44,9 @@ def init_app(app: Flask) -> None:
 
 def provider(name: str) -> UpstreamProvider | None:
     """The configured provider `name`, None when it is not configured (or outside an app)."""
-    if not has_app_context():
-        return None
-    found: dict[str, UpstreamProvider] = current_app.extensions.get(EXTENSION, {})
-    return found.get(name)
+    found: UpstreamProvider | None = installed(EXTENSION).get(name)
+    return found
 
 
 def providers() -> list[UpstreamProvider]:
-    if not has_app_context():
-        return []
-    return list(current_app.extensions.get(EXTENSION, {}).values())
+    return list(installed(EXTENSION).values())

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from idp.platform.config import ConfigError
+from idp.platform.config import ConfigError, is_loopback
 
 MODES = ("oidc", "vneid-encrypted")
 NAME = re.compile(r"[a-z0-9-]{1,32}")
@@ -73,18 +73,6 @@ class ProviderSettings:
         return self.mode == "vneid-encrypted"
 
 
-def is_loopback(host: str | None) -> bool:
-    if not host:
-        return False
-    if host == "localhost":
-        return True
-    import ipaddress
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def url_is_acceptable(url: str) -> bool:
     """https, or http on a loopback host (tests and the demo)."""
     parts = urlsplit(url)
@@ -99,16 +87,15 @@ def load_providers(path: str | os.PathLike[str], issuer: str,
     if not str(path):
         return {}
     file = Path(path)
+    problem = ""
     try:
-        raw = file.read_bytes()
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise ConfigError(f"upstream_providers_file: cannot read {str(path)!r} "
-                          f"({exc.__class__.__name__})") from None
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        problem = f"cannot read {str(path)!r} ({exc.__class__.__name__})"
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"upstream_providers_file: {str(path)!r} is not valid TOML "
-                          f"({exc})") from None
+        problem = f"{str(path)!r} is not valid TOML ({exc})"
+    if problem:
+        raise ConfigError("upstream_providers_file: " + problem)
     found: dict[str, ProviderSettings] = {}
     for name, table in data.items():
         if not NAME.fullmatch(name):
