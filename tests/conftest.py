@@ -28,6 +28,7 @@ from tests.support.apps import (  # noqa: E402
     require_redis,
     throwaway_pg_database,
 )
+from tests.support.live import serve_idp  # noqa: E402
 
 __all__ = ["PG_URL", "REDIS_URL", "TEST_SETTINGS", "free_port", "make_app",
            "postgres_available", "require_redis", "throwaway_pg_database"]
@@ -86,20 +87,5 @@ def sqlite_app(tmp_path):
 @pytest.fixture
 def live_idp(database_url):
     """The IdP on a real HTTP server (loopback, random port); yields (issuer, app)."""
-    import threading
-
-    from werkzeug.serving import make_server
-    port = free_port()
-    issuer = f"http://127.0.0.1:{port}"
-    # A served IdP delivers its outbox (reset codes, notices, back-channel logouts) with a
-    # worker thread, as under ./run (idp/outbox.py).
-    app = make_app(database_url, issuer=issuer, outbox_inline_worker="on",
-                   outbox_poll_interval=0.1)
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield issuer, app
-    server.shutdown()
-    thread.join(timeout=5)
-    if "idp.outbox.inline" in app.extensions:
-        app.extensions["idp.outbox.inline"].stop.set()
+    with serve_idp(database_url) as served:
+        yield served

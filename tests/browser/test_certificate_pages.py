@@ -15,20 +15,17 @@ stand-ins ./run starts (standins/), with the IdP configured as ./run configures 
 Screenshots of every tab and waiting page at 390 and 1280 px (tests/browser/pages.check)."""
 from __future__ import annotations
 
-import threading
-
 import pytest
 
 from standins import mobile_sim, smartca
 from standins.usb_token import token_entry
 from tests.browser.pages import Audit, authorize_url, check, submit
-from tests.support import CITIZEN, SECRET
-from tests.support.apps import free_port, make_app
+from tests.support import CITIZEN
+from tests.support.apps import free_port
+from tests.support.live import serve_idp, serve_portal
 from tests.support.pki import serve_pki
 from tests.support.standins import Control, serve_wsgi, subscriber, write_subscribers
 from tests.support.usb_plugin import PluginControl, plugin_server
-
-create_portal = pytest.importorskip("portals.app").create_portal
 
 SMARTCA_PASSWORD = "smartca-demo"
 # The page checks by itself every few seconds (idp.js data-auto-check): allow a few rounds.
@@ -77,58 +74,25 @@ def live_idp(database_url, tmp_path, pki_served, plugin, signers, idp_port):
     the same IdP on a loopback port, configured as ./run configures it for the stand-ins —
     the test PKI's roots as trust anchors, the plugin at ws://127.0.0.1:<its port>, the SIM
     and SmartCA stand-ins with their default credentials."""
-    from werkzeug.serving import make_server
-
-    issuer = f"http://127.0.0.1:{idp_port}"
-    app = make_app(database_url, issuer=issuer, outbox_inline_worker="on",
-                   outbox_poll_interval=0.1, usb_plugin_host="127.0.0.1",
+    with serve_idp(database_url, port=idp_port, usb_plugin_host="127.0.0.1",
                    usb_plugin_scheme="ws", usb_plugin_ports=[str(plugin.port)],
                    mobile_sign_url=signers["sim"], mobile_sign_sp_id=mobile_sim.DEFAULT_SP_ID,
                    mobile_sign_sp_password=mobile_sim.DEFAULT_SP_PASSWORD,
                    smartca_url=signers["smartca"], smartca_client_id=smartca.DEFAULT_CLIENT_ID,
                    smartca_client_secret=smartca.DEFAULT_CLIENT_SECRET,
-                   **pki_served.settings(tmp_path / "anchors"))
-    server = make_server("127.0.0.1", idp_port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield issuer, app
-    server.shutdown()
-    thread.join(timeout=5)
-    if "idp.outbox.inline" in app.extensions:
-        app.extensions["idp.outbox.inline"].stop.set()
+                   **pki_served.settings(tmp_path / "anchors")) as served:
+        yield served
 
 
 @pytest.fixture
 def loa3_portal(idp, tmp_path):
     """The Đắk Lắk demo portal (portals/) on a loopback port, asking LoA3 at login."""
-    from werkzeug.serving import make_server
-
-    from idp.platform.crypto import hash_secret
-    from idp.platform.db import db
-    from idp.platform.models import Client
     from portals import daklak
 
-    issuer, app = idp
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    with app.app_context():
-        client = Client(client_id="bt-daklak-loa3", client_secret_hash=hash_secret(SECRET))
-        client.set_metadata({"client_name": "Cổng dịch vụ công tỉnh Đắk Lắk",
-                             "redirect_uris": [base + "/auth/callback"],
-                             "post_logout_redirect_uris": [base + "/"],
-                             "scope": "openid profile phone email",
-                             "token_endpoint_auth_method": "client_secret_basic"})
-        db.session.add(client)
-        db.session.commit()
-    config = dict(daklak.DEFAULTS, issuer=issuer, client_id="bt-daklak-loa3",
-                  client_secret=SECRET, base_url=base, login_acr="LoA3",
-                  instance_dir=str(tmp_path / "portal-daklak"), secret_key="p" * 40)
-    server = make_server("127.0.0.1", port, create_portal(config), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield base
-    server.shutdown()
-    thread.join(timeout=5)
+    with serve_portal(idp, daklak, tmp_path / "portal-daklak", client_id="bt-daklak-loa3",
+                      client_name="Cổng dịch vụ công tỉnh Đắk Lắk",
+                      scope="openid profile phone email", login_acr="LoA3") as base:
+        yield base
 
 
 # -- the citizen's actions -------------------------------------------------------------------

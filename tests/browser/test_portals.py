@@ -6,16 +6,14 @@ logout at one portal ends the session at the IdP and, by back-channel logout, at
 Screenshots of the portal pages too, with the same axe and phone-width checks."""
 from __future__ import annotations
 
-import threading
+import contextlib
 import time
 
 import pytest
 
 from tests.browser.pages import Audit, check, login, sms_count, submit, verify_otp, wait_for_code
-from tests.support import CITIZEN, SECRET
-from tests.support.apps import free_port
-
-create_portal = pytest.importorskip("portals.app").create_portal
+from tests.support import CITIZEN
+from tests.support.live import serve_portal
 
 
 @pytest.fixture
@@ -23,46 +21,17 @@ def portals(idp, tmp_path):
     """{"daklak": base_url, "quocgia": base_url}: both portals on random ports, registered
     at the IdP as first-party clients with their callback, post-logout and back-channel
     logout URIs."""
-    from werkzeug.serving import make_server
-
-    from idp.platform.crypto import hash_secret
-    from idp.platform.db import db
-    from idp.platform.models import Client
     from portals import daklak, quocgia
 
-    issuer, app = idp
-    servers, urls = [], {}
-    for module in (daklak, quocgia):
-        name = module.DEFAULTS["name"]
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        client_id = f"bt-{name}"
-        with app.app_context():
-            client = Client(client_id=client_id, client_secret_hash=hash_secret(SECRET))
-            client.set_metadata({
-                "client_name": {"daklak": "Cổng dịch vụ công tỉnh Đắk Lắk",
-                                "quocgia": "Cổng Dịch vụ công Quốc gia"}[name],
-                "redirect_uris": [base + "/auth/callback"],
-                "post_logout_redirect_uris": [base + "/"],
-                "backchannel_logout_uri": base + "/auth/backchannel-logout",
-                "backchannel_logout_session_required": True,
-                "scope": "openid profile phone email offline_access dvcqg",
-                "token_endpoint_auth_method": "client_secret_basic",
-                "id_token_signed_response_alg": "RS256" if name == "quocgia" else "ES256"})
-            db.session.add(client)
-            db.session.commit()
-        config = dict(module.DEFAULTS, issuer=issuer, client_id=client_id,
-                      client_secret=SECRET, base_url=base,
-                      instance_dir=str(tmp_path / f"portal-{name}"), secret_key="p" * 40)
-        server = make_server("127.0.0.1", port, create_portal(config), threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        servers.append((server, thread))
-        urls[name] = base
-    yield urls
-    for server, thread in servers:
-        server.shutdown()
-        thread.join(timeout=5)
+    names = {"daklak": "Cổng dịch vụ công tỉnh Đắk Lắk", "quocgia": "Cổng Dịch vụ công Quốc gia"}
+    with contextlib.ExitStack() as stack:
+        urls = {name: stack.enter_context(serve_portal(
+            idp, module, tmp_path / f"portal-{name}", client_id=f"bt-{name}",
+            client_name=names[name], backchannel=True,
+            scope="openid profile phone email offline_access dvcqg",
+            id_token_alg="RS256" if name == "quocgia" else "ES256"))
+            for name, module in (("daklak", daklak), ("quocgia", quocgia))}
+        yield urls
 
 
 def logged_in(page) -> bool:

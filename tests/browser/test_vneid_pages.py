@@ -9,16 +9,13 @@ tử VNeID" (`amr` has `fed`). A citizen new to the IdP creates an account from 
 (tests/browser/pages.check)."""
 from __future__ import annotations
 
-import threading
-
 import pytest
 
 from tests.browser.pages import Audit, check, submit, verify_otp, wait_for_code
-from tests.support import CITIZEN, SECRET
-from tests.support.apps import free_port, make_app
+from tests.support import CITIZEN
+from tests.support.apps import free_port
+from tests.support.live import serve_idp, serve_portal
 from tests.support.vneid import rp_key, serve_vneid
-
-create_portal = pytest.importorskip("portals.app").create_portal
 
 NEW = {"citizenPid": "066190008812", "fullName": "Võ Thị Thu Trang", "birthDate": "1990-06-25",
        "accountType": "CONG_DAN", "accountLevel": 2}
@@ -45,8 +42,6 @@ def vneid(idp_port):
 def live_idp(database_url, tmp_path, vneid, idp_port):
     """Overrides tests/conftest.py's live_idp: the IdP on a loopback port with the stand-in
     as its VNeID, configured as ./run writes instance/vneid/upstream.toml."""
-    from werkzeug.serving import make_server
-
     key = tmp_path / "rp-key.pem"
     key.write_text(rp_key().pem_private())
     providers = tmp_path / "upstream.toml"
@@ -56,50 +51,20 @@ def live_idp(database_url, tmp_path, vneid, idp_port):
         f'token_endpoint = "{vneid.url}/token"', f'userinfo_endpoint = "{vneid.url}/userinfo"',
         f'logout_endpoint = "{vneid.url}/api/idp/third-party/logout"',
         f'private_key_file = "{key}"']) + "\n", encoding="utf-8")
-    issuer = f"http://127.0.0.1:{idp_port}"
-    app = make_app(database_url, issuer=issuer, outbox_inline_worker="on",
-                   outbox_poll_interval=0.1, upstream_providers_file=str(providers))
-    server = make_server("127.0.0.1", idp_port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield issuer, app
-    server.shutdown()
-    thread.join(timeout=5)
-    if "idp.outbox.inline" in app.extensions:
-        app.extensions["idp.outbox.inline"].stop.set()
+    with serve_idp(database_url, port=idp_port,
+                   upstream_providers_file=str(providers)) as served:
+        yield served
 
 
 @pytest.fixture
 def portal(idp, tmp_path):
     """The Đắk Lắk demo portal (portals/) on a loopback port, registered at the IdP."""
-    from werkzeug.serving import make_server
-
-    from idp.platform.crypto import hash_secret
-    from idp.platform.db import db
-    from idp.platform.models import Client
     from portals import daklak
 
-    issuer, app = idp
-    base = f"http://127.0.0.1:{free_port()}"
-    with app.app_context():
-        client = Client(client_id="bt-daklak", client_secret_hash=hash_secret(SECRET))
-        client.set_metadata({"client_name": "Cổng dịch vụ công tỉnh Đắk Lắk",
-                             "redirect_uris": [base + "/auth/callback"],
-                             "post_logout_redirect_uris": [base + "/"],
-                             "scope": "openid profile phone email dvcqg",
-                             "token_endpoint_auth_method": "client_secret_basic"})
-        db.session.add(client)
-        db.session.commit()
-    config = dict(daklak.DEFAULTS, issuer=issuer, client_id="bt-daklak", client_secret=SECRET,
-                  base_url=base, instance_dir=str(tmp_path / "portal-daklak"),
-                  secret_key="p" * 40)
-    server = make_server("127.0.0.1", int(base.rsplit(":", 1)[1]), create_portal(config),
-                         threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield base
-    server.shutdown()
-    thread.join(timeout=5)
+    with serve_portal(idp, daklak, tmp_path / "portal-daklak", client_id="bt-daklak",
+                      client_name="Cổng dịch vụ công tỉnh Đắk Lắk",
+                      scope="openid profile phone email dvcqg") as base:
+        yield base
 
 
 def to_vneid(page, issuer: str, portal: str, audit: Audit) -> None:
