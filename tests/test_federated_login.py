@@ -393,29 +393,34 @@ def test_a_callback_in_another_browser_is_refused(web, app):
     assert rows(app, FederatedIdentity) == []
 
 
-@pytest.mark.parametrize("fault, reason", [
-    ("corrupt_key", "upstream.bad_envelope"), ("corrupt_data", "upstream.bad_envelope"),
-    ("bad_padding", "upstream.bad_envelope"), ("truncated", "upstream.bad_envelope"),
-    ("missing_member", "upstream.bad_envelope"), ("oversized", "upstream.bad_response"),
-    ("error", "upstream.upstream_error"), ("html", "upstream.bad_response"),
-    ("malformed", "upstream.bad_response")])
+# The encrypted mode's envelope faults apply to it alone, the ID-token faults to the oidc mode
+# alone; the rest to both: each case is generated for the modes it applies to.
+ENVELOPE_FAULTS = [("corrupt_key", "upstream.bad_envelope"),
+                   ("corrupt_data", "upstream.bad_envelope"),
+                   ("bad_padding", "upstream.bad_envelope"), ("truncated", "upstream.bad_envelope"),
+                   ("missing_member", "upstream.bad_envelope")]
+ANSWER_FAULTS = [("oversized", "upstream.bad_response"), ("error", "upstream.upstream_error"),
+                 ("html", "upstream.bad_response"), ("malformed", "upstream.bad_response")]
+OIDC_ONLY = pytest.mark.parametrize("vneid", ["oidc"], indirect=True)
+
+
+@pytest.mark.parametrize("vneid, fault, reason", [
+    *(("vneid-encrypted", f, r) for f, r in ENVELOPE_FAULTS),
+    *((mode, f, r) for mode in ("vneid-encrypted", "oidc") for f, r in ANSWER_FAULTS)],
+    indirect=["vneid"])
 def test_a_broken_answer_is_refused_cleanly(web, app, vneid, fault, reason):
-    if vneid.mode == "oidc" and fault in ("corrupt_key", "corrupt_data", "bad_padding",
-                                          "truncated", "missing_member"):
-        pytest.skip("the oidc mode sends no encrypted envelope")
     vneid.control.settings(fault=fault)
     html, _, _ = login_page(web)
     refused_on_login_page(web, vneid_login(web, KNOWN, html), reason, app)
 
 
+@OIDC_ONLY
 @pytest.mark.parametrize("fault, reason", [
     ("bad_id_token_signature", "upstream.bad_token"), ("wrong_issuer", "upstream.wrong_issuer"),
     ("wrong_aud", "upstream.bad_token"), ("expired_id_token", "upstream.bad_token"),
     ("wrong_nonce", "upstream.bad_token"), ("unknown_kid", "upstream.bad_token"),
     ("wrong_iss_param", "upstream.wrong_issuer")])
 def test_a_wrong_id_token_is_refused(web, app, vneid, fault, reason):
-    if vneid.mode != "oidc":
-        pytest.skip("the encrypted mode has no ID token")
     vneid.control.settings(fault=fault)
     html, _, _ = login_page(web)
     refused_on_login_page(web, vneid_login(web, KNOWN, html), reason, app)
@@ -462,9 +467,8 @@ def test_logout_at_the_idp_goes_on_to_vneids_logout(web, app, vneid):
         assert page.status_code == 200 and "Bạn đã đăng xuất" in page.get_data(as_text=True)
 
 
+@OIDC_ONLY  # VNeID's encrypted mode has no back-channel logout
 def test_a_back_channel_logout_from_vneid_ends_the_session(web, app, vneid):
-    if vneid.mode != "oidc":
-        pytest.skip("VNeID's encrypted mode has no back-channel logout")
     html, _, _ = login_page(web)
     finish_at_portal(web, vneid_login(web, KNOWN, html))
     server = app.test_client()
