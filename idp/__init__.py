@@ -107,6 +107,8 @@ def create_app(overrides: dict | None = None, *, serving: bool = False) -> Flask
     logout.init_app(app)
     from idp.flows import account
     account.init_app(app)
+    from idp import staff
+    staff.init_app(app)  # /staff: the staff console (issue 17 item 3)
     from idp.flows import landing
     app.register_blueprint(landing.bp)  # / (issue 12 item 6)
     if settings["test_hooks"]:

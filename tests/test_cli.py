@@ -97,6 +97,9 @@ def test_init_demo_is_idempotent(cli):
     out = cli("init", "--demo").stdout
     assert "client dvc-daklak: added" in out
     assert "demo citizens: 5 added, 0 already present" in out
+    assert "demo staff: 3 added, 0 already present" in out
+    assert sorted(cli.sql("SELECT username, role FROM staff_members")) == [
+        ("hotro.daklak", "support"), ("quantri", "admin"), ("quay.daklak", "clerk")]
     clients = dict(cli.sql("SELECT client_id, client_secret_hash FROM clients"))
     assert set(clients) == {"dvc-daklak", "dvc-quocgia", "demo-spa"}
     assert clients["demo-spa"] is None
@@ -110,6 +113,7 @@ def test_init_demo_is_idempotent(cli):
     again = cli("init", "--demo").stdout
     assert "client dvc-daklak: exists, skipped" in again
     assert "demo citizens: 0 added, 5 already present" in again
+    assert "demo staff: 0 added, 3 already present" in again
     assert cli.sql("SELECT count(*) FROM citizens") == [(5,)]
 
 

@@ -7,6 +7,7 @@ import json
 import re
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,24 @@ def test_development_landing_links_portals_sms_page_and_demo_accounts(tmp_path):
     assert "Tài khoản thử nghiệm" not in english
 
 
+def test_development_landing_shows_the_demo_staff_and_their_current_code(tmp_path):
+    import pyotp
+
+    from idp.cli.initialize import DEMO_STAFF
+    html = landing_app(tmp_path, env="development").test_client().get("/").get_data(
+        as_text=True)
+    members = json.loads(DEMO_STAFF.read_text(encoding="utf-8"))
+    assert {m["role"] for m in members} == {"clerk", "support", "admin"}
+    assert 'id="demo-staff"' in html and 'href="/staff/login"' in html
+    for member in members:
+        totp = pyotp.TOTP(member["totp_secret"])
+        # The code of this 30-second step or of the one just before (the page was rendered
+        # a moment ago).
+        codes = {totp.now(), totp.at(time.time() - 30)}
+        assert member["username"] in html and member["password"] in html
+        assert any(f"<code>{c}</code>" in html for c in codes)
+
+
 def test_development_portal_urls_follow_the_configuration(tmp_path):
     html = landing_app(tmp_path, env="development",
                        dev_portal_urls=["http://127.0.0.1:6101", "http://127.0.0.1:5002"]
@@ -76,6 +95,7 @@ def test_landing_outside_development_shows_no_demo_data(tmp_path, env):
     for citizen in DEMO_CITIZENS:
         assert citizen["id_number"] not in html and citizen["password"] not in html
     assert "127.0.0.1:5001" not in html and "demo-accounts" not in html
+    assert "demo-staff" not in html
     if env == "production":
         assert "/_dev/sms" not in html
         assert client.get("/_dev/sms").status_code == 404

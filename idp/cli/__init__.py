@@ -25,6 +25,7 @@ from idp.cli.initialize import init
 from idp.cli.keys import keys
 from idp.cli.pki import pki
 from idp.cli.recovery import recovery
+from idp.cli.staff import staff
 from idp.cli.users import users
 from idp.cli.worker import worker
 
@@ -35,7 +36,8 @@ def main():
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
 
-for _command in (init, keys, clients, users, recovery, audit, worker, demo, complaints, pki):
+for _command in (init, keys, clients, users, recovery, audit, worker, demo, complaints, pki,
+                 staff):
     main.add_command(_command)
 main.add_command(federation_group, "federation")
 

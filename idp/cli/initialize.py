@@ -1,5 +1,5 @@
 """`idp init [--demo]`: create or upgrade the schema, create the first signing keys, and
-(development only) load the demo clients and citizens."""
+(development only) load the demo clients, citizens and staff members."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,6 +15,7 @@ from idp.platform import schema
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 DEMO_CLIENTS = DATA_DIR / "demo_clients.json"
 DEMO_CITIZENS = DATA_DIR / "demo_citizens.jsonl"
+DEMO_STAFF = DATA_DIR / "demo_staff.json"
 
 
 def _upgrade_schema() -> str:
@@ -65,3 +66,23 @@ def _init(demo: bool):
             click.echo(line)
         added, skipped = import_citizens(str(DEMO_CITIZENS), skip_existing=True)
         click.echo(f"demo citizens: {added} added, {skipped} already present")
+        click.echo(_load_demo_staff())
+
+
+def _load_demo_staff() -> str:
+    """The staff console's demo members (a clerk, a support officer, an administrator) with
+    their published passwords and authenticator secrets; one already there is kept."""
+    import json
+
+    from idp.accounts import staff
+    from idp.platform.db import db
+    added = kept = 0
+    for row in json.loads(DEMO_STAFF.read_text(encoding="utf-8")):
+        if staff.find(row["username"]) is not None:
+            kept += 1
+            continue
+        staff.create(row["username"], row["full_name"], row["role"], row["password"],
+                     row["counter"], totp_secret=row["totp_secret"])
+        added += 1
+    db.session.commit()
+    return f"demo staff: {added} added, {kept} already present"

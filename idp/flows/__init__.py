@@ -24,6 +24,7 @@ from idp.flows.federated.flow import FederatedFlow
 from idp.flows.login import LoginFlow
 from idp.flows.recover import RecoverFlow
 from idp.flows.register import RegisterFlow
+from idp.flows.register.activate import ActivateFlow
 from idp.flows.stepup import StepUpFlow
 from idp.interaction import engine, pending
 from idp.interaction.engine import Flow
@@ -33,7 +34,7 @@ from idp.platform.models import Citizen
 
 ALL_KINDS: tuple[engine.FlowKind, ...] = (
     LoginFlow(), StepUpFlow(), ConsentFlow(), RecoverFlow(), RegisterFlow(), ComplaintFlow(),
-    FederatedFlow(), PhoneEnrolment(), TotpEnrolment(), RecoveryCodesIssue())
+    FederatedFlow(), PhoneEnrolment(), TotpEnrolment(), RecoveryCodesIssue(), ActivateFlow())
 # The kind of the internal pending request a flow kind runs on when the IdP's own pages
 # start it: recovery outside any portal, the account page's (re-)authentication.
 INTERNAL_KIND = {"recover": pending.RECOVERY, "login": pending.ACCOUNT,

@@ -6,7 +6,10 @@
   door: links to the demo portals (`dev_portal_urls`), to the SMS page (/_dev/sms, present only
   with the outbox provider outside production) and the demo accounts with their published
   passwords, read from idp/data/demo_citizens.jsonl — the file `idp init --demo` loads, so the
-  page shows exactly what was loaded. Nothing of this is rendered in any other environment.
+  page shows exactly what was loaded; and the staff console's demo members
+  (idp/data/demo_staff.json) with the authenticator code of the moment, computed from their
+  published secrets, so the console can be tried without an authenticator app. Nothing of
+  this is rendered in any other environment.
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ bp = Blueprint("landing", __name__)
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 DEMO_CITIZENS = DATA_DIR / "demo_citizens.jsonl"
 DEMO_CLIENTS = DATA_DIR / "demo_clients.json"
+DEMO_STAFF = DATA_DIR / "demo_staff.json"
 SMS_ENDPOINT = "devtools.sms_outbox"
 
 
@@ -39,6 +43,7 @@ def index() -> ResponseReturnValue:
         "landing.html", development=development,
         portals=demo_portals(settings["dev_portal_urls"]) if development else [],
         citizens=demo_citizens() if development else [],
+        staff=demo_staff() if development else [],
         sms_url=url_for(SMS_ENDPOINT) if has_sms_page else None)
 
 
@@ -78,3 +83,18 @@ def demo_citizens() -> list[dict[str, str]]:
         except (ValueError, KeyError, TypeError):
             continue
     return citizens
+
+
+def demo_staff() -> list[dict[str, str]]:
+    """The demo staff members' username, name, role, password and current TOTP code."""
+    import pyotp
+
+    from idp.accounts.staff_roles import label as role_label
+    try:
+        rows = json.loads(DEMO_STAFF.read_text(encoding="utf-8"))
+        return [{"username": r["username"], "full_name": r["full_name"],
+                 "role": str(role_label(r["role"])), "password": r["password"],
+                 "code": pyotp.TOTP(r["totp_secret"]).now()} for r in rows]
+    except (OSError, ValueError, KeyError, TypeError):
+        log.warning("demo staff unreadable: %s", DEMO_STAFF)
+        return []

@@ -21,9 +21,11 @@ key through all of them; one more column changes none of them. So:
   registration. An organisation's `birth_date` and `gender` are "" and its `password_hash`
   is unusable (accounts/organisations.NO_PASSWORD).
 - `ial` / `verified_by`: how the identity was proven at registration: "IAL2" by "mobile"
-  (the carrier's KYC), "IAL3" by a certificate carrier ("usb", "sim", "smartca"), by
-  "vneid" (an account created from a VNeID login: IAL2 at VNeID level 2). NULL for
-  accounts made before it was recorded, or by an operator.
+  (the carrier's KYC), by "vssid" (the social-insurance record, accounts/bhxh.py), by
+  "vnpost" (the ID card checked in person at a Vietnam Post counter: the counter and the
+  clerk are on its `counter_registrations` row), "IAL3" by a certificate carrier ("usb",
+  "sim", "smartca"), by "vneid" (an account created from a VNeID login: IAL2 at VNeID
+  level 2). NULL for accounts made before it was recorded, or by an operator.
 - `former_id_number`: the old 9-digit CMND of an account moved to its 12-digit personal
   identification number when its holder linked it to VNeID (accounts/federation.py).
 """

@@ -124,6 +124,16 @@ def validate(s: dict) -> None:
         raise ConfigError("issuer: http:// is allowed only on a loopback address; use https://")
     if s["otp_ttl"] > 600 or s["otp_ttl"] <= 0:
         raise ConfigError("otp_ttl: must be between 1 and 600 seconds (NIST 800-63B: ≤ 10 min)")
+    if not 3600 <= s["counter_activation_ttl"] <= 30 * 86400:
+        raise ConfigError("counter_activation_ttl: must be between 3600 s and 30 days")
+    if not 1 <= s["counter_activation_max_attempts"] <= 20:
+        raise ConfigError("counter_activation_max_attempts: must be between 1 and 20")
+    if not 60 <= s["staff_idle_timeout"] <= 3600:
+        raise ConfigError("staff_idle_timeout: must be between 60 and 3600 seconds")
+    if not s["staff_idle_timeout"] <= s["staff_session_lifetime"] <= 86400:
+        raise ConfigError("staff_session_lifetime: between staff_idle_timeout and 86400 s")
+    if not 30 <= s["staff_reauth_window"] <= s["staff_session_lifetime"]:
+        raise ConfigError("staff_reauth_window: between 30 s and staff_session_lifetime")
     if not 0 < s["code_ttl"] <= 600:
         raise ConfigError("code_ttl: must be between 1 and 600 seconds (RFC 6749 §4.1.2)")
     for key in ("access_token_ttl", "id_token_ttl", "refresh_token_ttl", "flow_ttl",

@@ -18,6 +18,7 @@ AXE_REPORTS = SCREENSHOTS.parent / "axe"
 AXE_JS = Path(__file__).parent / "vendor" / "axe.min.js"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
+TABLET = {"width": 820, "height": 1180}  # the staff console's counters (issue 17)
 BLOCKING = ("serious", "critical")
 
 
@@ -85,6 +86,21 @@ def check(page, name: str, audit: Audit) -> None:
         encoding="utf-8")
     page.set_viewport_size(DESKTOP)
     assert width <= PHONE["width"], f"{name}: horizontal scroll at 390 px (scrollWidth {width})"
+
+
+def check_staff(page, name: str, audit: Audit) -> None:
+    """The staff console's screens: `<name>-desktop.png` (1280 px) and `<name>-tablet.png`
+    (820 px), axe at both, and no horizontal scrolling on the tablet."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.wait_for_load_state("load")
+    for label, size in (("desktop", DESKTOP), ("tablet", TABLET)):
+        page.set_viewport_size(size)
+        page.evaluate("() => new Promise(r => requestAnimationFrame(() => r()))")
+        page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
+        audit.add(f"{name} ({label})", axe(page))
+        width = page.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= size["width"], f"{name}: horizontal scroll at {size['width']} px"
+    page.set_viewport_size(DESKTOP)
 
 
 # -- the citizen's actions -------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from flask import redirect, render_template, request, url_for
 
+from idp.accounts import counter
 from idp.flows.account import bp, flash_message, notify
 from idp.flows.account.access import current, fresh_required
 from idp.flows.register.choice import METHODS, carrier_label
@@ -37,6 +38,10 @@ def verification_label(citizen: Citizen) -> str:
     """How the account's identity was proven at registration, by the name of the method
     ("Thuê bao di động", "USB ký số"…); "" when not recorded."""
     method = citizen.verified_by or ""
+    if method == "vnpost":  # activated from a counter's slip: where, and by whom
+        place = counter.verified_at(citizen.id)
+        if place is not None:
+            return str(msg("counter.verified_label", counter=place[0], clerk=place[1]))
     if method == "vneid":  # created from a VNeID login: the "Bộ Công An" option
         return f"{METHODS['bca'].label} (VNeID)"
     if method in METHODS:

@@ -8,6 +8,9 @@ the pending authorization resumes, so the RP gets its code.
       choose --> form: Công dân + Thuê bao di động (other options: disabled, "chưa hỗ trợ")
       choose --> sign: an IAL3 carrier (USB ký số …): a citizen, a business or an agency
                        signs with its certificate (register/certificate.py has that path)
+      choose --> vnpost: "Bưu điện Việt Nam": how registration at a counter works (the clerk's
+                         side: staff/counter.py); "Kích hoạt tài khoản" hands the authorization
+                         over to the activation with the slip's code (register/activate.py)
       form --> code: captcha, every field valid, consent → OTP sent to the phone
       code --> code: resend (otp.py cooldown per phone, ≤ 5 codes per phone)
       code --> password: possession (OTP) → ownership (carrier KYC) → no account yet
@@ -89,7 +92,8 @@ abandoned flow leaves only its ephemeral record, which expires after flow_ttl.
 Modules: choice.py (step 1: account types and methods), limits.py (captcha credit, carrier
 queries, one challenge per phone), person.py (the form's checks, existing accounts, the
 creation), certificate.py (the certificate path: sign, details, organisations), flow.py (the
-flow kind: one handler per state, declared transitions).
+flow kind: one handler per state, declared transitions), activate.py (the "activate" kind: an
+account registered at a counter, activated with the slip's code).
 """
 from __future__ import annotations
 

@@ -69,7 +69,9 @@ for _m in (
     VerificationMethod("mobile", _l("Thuê bao di động"), "IAL2", True, "form"),
     VerificationMethod("vssid", _l("Bảo hiểm xã hội"), "IAL2"),
     VerificationMethod("bca", _l("Bộ Công An"), "IAL2"),
-    VerificationMethod("vnpost", _l("Bưu điện Việt Nam"), "IAL2",
+    # "Bưu điện Việt Nam": registered at a counter (staff/counter.py); this page explains
+    # and offers the activation (register/activate.py).
+    VerificationMethod("vnpost", _l("Bưu điện Việt Nam"), "IAL2", True, "vnpost",
                        note=_l("Tài khoản cung cấp từ “Bưu điện Việt Nam” không dành cho "
                                "CBCCVC cơ quan nhà nước.")),
     VerificationMethod("usb_token", _l("USB ký số"), "IAL3", account_types=CERTIFICATE_TYPES,

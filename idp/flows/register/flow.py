@@ -46,7 +46,7 @@ class RegisterFlow(FlowKind):
     # "Bộ Công An": the page with the "Đăng nhập bằng VNeID" button (flows/federated/).
     upstream_state = "bca"
     transitions = table(
-        choose="form sign bca", bca="choose",
+        choose="form sign bca vnpost", bca="choose", vnpost="choose",
         form="choose code",  # the mobile path (register/person.py)
         # the certificate path (register/certificate.py): sign (USB), wait (SIM, SmartCA)
         sign="choose sign sign_wait details exists", sign_wait="sign sign_wait details exists",
@@ -80,6 +80,8 @@ class RegisterFlow(FlowKind):
         if state == "bca":
             return render_template("register_bca.html", upstream_buttons=buttons(flow),
                                    **context)
+        if state == "vnpost":  # "Bưu điện Việt Nam": the counter, then register/activate.py
+            return render_template("register_vnpost.html", **context)
         if state == "form":
             shown = dict(flow.data.get("typed") or {}, **values)
             credit = limits.captcha_credit(flow.id)
@@ -120,6 +122,8 @@ class RegisterFlow(FlowKind):
                  "unavailable": self._unavailable, "mismatch": self._mismatch,
                  "exists": self._exists, "password": self._password, "done": self._done,
                  "creating": self._creating, "bca": lambda f, form: Goto("choose"),
+                 "vnpost": lambda f, form: HandOver("activate") if form.get("action")
+                 == "activate" else Goto("choose"),
                  "sign": lambda f, form: certificate.sign(self, f, form),
                  certificate.WAIT: lambda f, form: certificate.check(self, f, form),
                  "details": lambda f, form: certificate.details(self, f, form)}

@@ -14,7 +14,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from werkzeug.datastructures import MultiDict
 
-from idp.accounts import cert_bindings, federation, organisations
+from idp.accounts import cert_bindings, counter_activation, federation, organisations
 from idp.accounts.validation import (
     ValidationError,
     check_cccd_consistency,
@@ -123,6 +123,8 @@ def _account_fields(flow: Flow, person: dict[str, Any]) -> dict[str, Any]:
     """The account's type, organisation fields and verification (account_columns.py)."""
     cert = flow.data.get("cert")
     asserted = flow.data.get("asserted")
+    if flow.data.get("counter"):  # activated from a counter's slip (register/activate.py)
+        return {"ial": "IAL2", "verified_by": "vnpost"}
     if asserted:  # created from a VNeID login (flows/federated/flow.py)
         return {"ial": "IAL2" if asserted.get("account_level") == 2 else "IAL1",
                 "verified_by": "vneid"}
@@ -137,8 +139,9 @@ def _account_fields(flow: Flow, person: dict[str, Any]) -> dict[str, Any]:
 
 def create(flow: Flow, person: dict[str, Any], password_hash: str) -> Citizen | str:
     """One transaction: the Citizen (or organisation), its default SMS method (a citizen's),
-    the certificate binding (the certificate path), the audit row. Returns the account, or
-    why not: "id_number" / "phone" (already used), "busy", "error"."""
+    the certificate binding (the certificate path), the audit row; a counter registration
+    marked activated (register/activate.py). Returns the account, or why not: "id_number" /
+    "phone" (already used), "busy", "error", "gone" (the counter registration was not live)."""
     fields = _account_fields(flow, person)
     citizen_account = fields.get("account_type", "citizen") == "citizen"
     lock = "register-phone:" + sha256_hex(person["phone"])
@@ -162,6 +165,10 @@ def create(flow: Flow, person: dict[str, Any], password_hash: str) -> Citizen | 
             db.session.add(federation.new_row(
                 citizen.id, federation.Asserted.from_record(flow.data["asserted"]), "created",
                 login=True))
+        counter = flow.data.get("counter")  # register/activate.py: the slip's registration
+        if counter and not counter_activation.mark_activated(counter, citizen.id):
+            db.session.rollback()
+            return "gone"
         audit.record("register.created", citizen_id=citizen.id,
                      client_id=flow.client_id or None, commit=False,
                      method=flow.data.get("method"), ial=fields["ial"],
