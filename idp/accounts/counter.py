@@ -46,16 +46,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from idp.accounts import notices, sms_budget
-from idp.accounts.validation import (
-    ValidationError,
-    check_cccd_consistency,
-    normalize_email,
-    normalize_name,
-    normalize_phone,
-    parse_birth_date,
-    parse_gender,
-    parse_id_number,
-)
+from idp.accounts.validation import PERSON_FIELDS, parse_person_form
 from idp.platform import outbox, sms
 from idp.platform.counter_models import CounterRegistration
 from idp.platform.db import db, now
@@ -68,14 +59,9 @@ REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32
 REFERENCE_LENGTH = 8
 ACTIVATION_DIGITS = 10
 # The form's fields, and its two declarations (checkbox names).
-FIELDS = ("full_name", "id_number", "birth_date", "gender", "phone", "email")
+FIELDS = PERSON_FIELDS
 DECLARATIONS = {"id_checked": "counter.id_checked_required",
                 "not_official": "counter.not_official_required"}
-_PARSERS = (("full_name", normalize_name), ("id_number", parse_id_number),
-            ("birth_date", parse_birth_date), ("gender", parse_gender),
-            ("phone", normalize_phone), ("email", normalize_email))
-_REQUIRED = {"birth_date": "register.birth_date_required",
-             "gender": "register.gender_required"}
 TICKED = ("on", "yes", "1", "true")
 
 
@@ -132,26 +118,10 @@ def new_reference() -> str:
 # --------------------------------------------------------------------------- the form
 
 def validate(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, Message]]:
-    """(normalised person, field errors) of the counter form: each field with registration's
-    validator, the CCCD's consistency with birth date and gender, the two declarations."""
-    person: dict[str, Any] = {}
-    errors: dict[str, Message] = {}
-    for name, parse in _PARSERS:
-        raw = (form.get(name) or "").strip()[:254]
-        if not raw and name in _REQUIRED:
-            errors[name] = msg(_REQUIRED[name])
-            continue
-        try:
-            person[name] = parse(raw)
-        except ValidationError as exc:
-            errors[name] = exc.message
-    if {"id_number", "birth_date", "gender"} <= set(person):
-        try:
-            check_cccd_consistency(person["id_number"], person["birth_date"], person["gender"])
-        except ValidationError as exc:
-            errors["id_number"] = exc.message
-    if "birth_date" in person:
-        person["birth_date"] = person["birth_date"].isoformat()
+    """(normalised person, field errors) of the counter form: the person's fields as online
+    registration checks them (validation.parse_person_form), and the two declarations."""
+    person, errors = parse_person_form({name: (form.get(name) or "").strip()[:254]
+                                        for name in FIELDS})
     for box, msg_id in DECLARATIONS.items():
         if (form.get(box) or "") not in TICKED:
             errors[box] = msg(msg_id)

@@ -282,6 +282,41 @@ def check_password(password, context: tuple[str, ...] = ()) -> str:
     return password
 
 
+PERSON_FIELDS = ("full_name", "id_number", "birth_date", "gender", "phone", "email")
+
+
+def parse_person_form(form) -> tuple[dict, dict]:
+    """(normalised person, field errors) of a form with PERSON_FIELDS (online registration,
+    a counter clerk's form): each field checked on its own, so that every invalid field gets
+    its own message; the CCCD's consistency with birth date and gender when all three are
+    valid; birth_date as YYYY-MM-DD. Errors are `Message`s keyed by field."""
+    from idp.platform.messages import msg
+    person: dict = {}
+    errors: dict = {}
+    parsers = (("full_name", normalize_name), ("id_number", parse_id_number),
+               ("birth_date", parse_birth_date), ("gender", parse_gender),
+               ("phone", normalize_phone), ("email", normalize_email))
+    required = {"birth_date": "register.birth_date_required",
+                "gender": "register.gender_required"}
+    for name, parse in parsers:
+        raw = form.get(name) or ""
+        if name in required and not str(raw).strip():
+            errors[name] = msg(required[name])
+            continue
+        try:
+            person[name] = parse(raw)
+        except ValidationError as exc:
+            errors[name] = exc.message
+    if {"id_number", "birth_date", "gender"} <= set(person):
+        try:
+            check_cccd_consistency(person["id_number"], person["birth_date"], person["gender"])
+        except ValidationError as exc:
+            errors["id_number"] = exc.message
+    if "birth_date" in person:
+        person["birth_date"] = person["birth_date"].isoformat()
+    return person, errors
+
+
 CITIZEN_FIELDS = ("id_number", "full_name", "birth_date", "gender", "phone", "email",
                   "password")
 

@@ -90,22 +90,20 @@ def _change(event: str, said: str, member, **detail) -> None:  # noqa: ANN001
     done(event, said, staff=member.username, staff_id=member.id, **detail)
 
 
-@staff.command("disable", cls=OneLineErrors, help="Disable a staff account (signs it out).")
-@click.argument("username")
-@operator_command()
-def staff_disable(username: str) -> None:
-    member = _member(username)
-    ops.set_status(member, "disabled")
-    _change("staff.disabled", f"staff member {member.username} disabled", member)
+def _status_command(name: str, status: str, help: str) -> None:  # noqa: A002
+    """`idp staff disable|enable USERNAME`: set the status (a disabled member's sessions end
+    at their next request)."""
+    @staff.command(name, cls=OneLineErrors, help=help)
+    @click.argument("username")
+    @operator_command()
+    def command(username: str) -> None:
+        member = _member(username)
+        ops.set_status(member, status)
+        _change(f"staff.{name}d", f"staff member {member.username} {name}d", member)
 
 
-@staff.command("enable", cls=OneLineErrors, help="Enable a disabled staff account.")
-@click.argument("username")
-@operator_command()
-def staff_enable(username: str) -> None:
-    member = _member(username)
-    ops.set_status(member, "active")
-    _change("staff.enabled", f"staff member {member.username} enabled", member)
+_status_command("disable", "disabled", "Disable a staff account (signs it out).")
+_status_command("enable", "active", "Enable a disabled staff account.")
 
 
 @staff.command("role", cls=OneLineErrors, help="Change a staff member's role.")

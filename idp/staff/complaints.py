@@ -67,10 +67,7 @@ def _page(c: Complaint, errors: dict[str, Message] | None = None, status: int = 
 @requires(PERMISSION)
 def complaint_show(complaint_id: int) -> Any:
     c = _open(complaint_id)
-    if c is None:
-        return render_template("staff/not_found.html"), 404
-    audit("staff.complaint_viewed", citizen_id=c.citizen_id, reference=c.reference)
-    return _page(c)
+    return forms.viewed(c, _page, "staff.complaint_viewed", reference=c.reference if c else "")
 
 
 @bp.post("/complaints/<int:complaint_id>")

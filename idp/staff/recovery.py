@@ -59,11 +59,8 @@ def _pending(request_id: int) -> RecoveryRequest | None:
 @bp.get("/recovery/<int:request_id>")
 @requires(PERMISSION)
 def recovery_show(request_id: int) -> Any:
-    row = _pending(request_id)
-    if row is None:
-        return render_template("staff/not_found.html"), 404
-    audit("staff.recovery_viewed", citizen_id=row.citizen_id, request_id=row.id)
-    return _page(row)
+    return forms.viewed(_pending(request_id), _page, "staff.recovery_viewed",
+                        request_id=request_id)
 
 
 def _checks(row: RecoveryRequest) -> tuple[dict[str, Message], str, str]:

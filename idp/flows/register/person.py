@@ -6,7 +6,6 @@ created from a VNeID login (flows/federated/flow.py), with its link."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from flask import current_app
@@ -15,16 +14,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from werkzeug.datastructures import MultiDict
 
 from idp.accounts import cert_bindings, counter_activation, federation, organisations
-from idp.accounts.validation import (
-    ValidationError,
-    check_cccd_consistency,
-    normalize_email,
-    normalize_name,
-    normalize_phone,
-    parse_birth_date,
-    parse_gender,
-    parse_id_number,
-)
+from idp.accounts.validation import parse_person_form
 from idp.flows.register.limits import store
 from idp.interaction.engine import Flow
 from idp.platform import audit
@@ -38,39 +28,11 @@ CONSENT_VALUES = ("yes", "on", "1", "true")
 
 
 def validate_form(form: MultiDict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(normalised person, field errors). Each field is checked on its own so that every
-    invalid field gets its own message; the CCCD consistency check runs when the ID number,
-    birth date and gender are each valid."""
-    person: dict[str, Any] = {}
-    errors: dict[str, Any] = {}
-
-    def run(name: str, fn: Callable[..., Any], *args: Any) -> None:
-        try:
-            person[name] = fn(*args)
-        except ValidationError as exc:
-            errors[name] = exc.message
-
-    run("full_name", normalize_name, form.get("full_name") or "")
-    run("id_number", parse_id_number, form.get("id_number") or "")
-    if not (form.get("birth_date") or "").strip():
-        errors["birth_date"] = msg("register.birth_date_required")
-    else:
-        run("birth_date", parse_birth_date, form.get("birth_date") or "")
-    if not form.get("gender"):
-        errors["gender"] = msg("register.gender_required")
-    else:
-        run("gender", parse_gender, form.get("gender"))
-    if {"id_number", "birth_date", "gender"} <= set(person):
-        try:
-            check_cccd_consistency(person["id_number"], person["birth_date"], person["gender"])
-        except ValidationError as exc:
-            errors["id_number"] = exc.message
-    run("phone", normalize_phone, form.get("phone") or "")
-    run("email", normalize_email, form.get("email") or "")
+    """(normalised person, field errors): the person's fields (validation.parse_person_form)
+    and the consent."""
+    person, errors = parse_person_form(form)
     if form.get("consent") not in CONSENT_VALUES:
         errors["consent"] = msg("register.consent_required")
-    if "birth_date" in person:
-        person["birth_date"] = person["birth_date"].isoformat()
     return person, errors
 
 
