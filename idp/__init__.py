@@ -80,10 +80,11 @@ def create_app(overrides: dict | None = None, *, serving: bool = False) -> Flask
     from idp.platform import store
     store.init_app(app)
 
-    from idp.accounts import kyc
+    from idp.accounts import bhxh, kyc
     from idp.platform import outbox, sms
     sms.init_app(app)
     kyc.init_app(app)
+    bhxh.init_app(app)  # "Bảo hiểm xã hội" registration: the social-insurance registry
     from idp.platform.pki import validation
     validation.init_app(app)  # trust anchors loaded and pinned at start, not at first use
     from idp.platform import signers

@@ -138,7 +138,7 @@ def test_other_methods_are_shown_but_not_available(app, client):
         assert label in html(page)
     assert "(chưa hỗ trợ)" in html(page)
     for account_type, method, field in (("business", "mobile", "account_type"),
-                                        ("citizen", "vssid", "method"),
+                                        ("citizen", "bca", "method"),
                                         ("citizen", "smartca", "method"),
                                         ("citizen", "nope", "method")):
         r = post(client, page, account_type=account_type, method=method, action="choose")

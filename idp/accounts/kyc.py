@@ -16,19 +16,17 @@ Any failure (file unreadable, gateway unreachable, slow, non-2xx, not the expect
 """
 from __future__ import annotations
 
-import csv
 import logging
-import threading
-import unicodedata
 from pathlib import Path
 from typing import Protocol
 
 import requests
 from flask import current_app
 
-from idp.accounts.validation import DATA_DIR, ValidationError, normalize_phone
+from idp.accounts.validation import DATA_DIR, mobile_or_none
 from idp.platform.audit import mask_phone
 from idp.platform.outbound import post_json
+from idp.platform.registry_file import KeyedCsv, port_from_settings, same_text
 
 log = logging.getLogger("idp.kyc")
 DEFAULT_REGISTRY = DATA_DIR / "kyc_registry.csv"
@@ -42,54 +40,17 @@ class KycProvider(Protocol):
     def match(self, msisdn: str, id_number: str, full_name: str, birth_date: str) -> bool: ...
 
 
-def _norm(text: str | None) -> str:
-    return " ".join(unicodedata.normalize("NFC", text or "").casefold().split())
-
-
-def _e164(msisdn: str) -> str | None:
-    try:
-        return normalize_phone(msisdn)
-    except ValidationError:
-        return None
-
-
 class RegistryKyc:
     def __init__(self, path: Path):
-        self.path = Path(path)
-        self._lock = threading.Lock()
-        self._stamp: tuple[int, int] | None = None
-        self._rows: dict[str, dict] = {}
-
-    def _load(self) -> dict[str, dict]:
-        try:
-            st = self.path.stat()
-        except OSError as exc:
-            raise KycError(f"registry unreadable: {exc.__class__.__name__}") from None
-        stamp = (st.st_mtime_ns, st.st_size)
-        with self._lock:
-            if stamp != self._stamp:
-                rows: dict[str, dict] = {}
-                try:
-                    with open(self.path, encoding="utf-8-sig", newline="") as fh:
-                        reader = csv.DictReader(fh)
-                        if not {"msisdn", "id_number"} <= set(reader.fieldnames or ()):
-                            raise KycError("registry header must name msisdn and id_number")
-                        for row in reader:
-                            phone = _e164((row.get("msisdn") or "").strip())
-                            if phone:
-                                rows[phone] = {k: (v or "").strip() for k, v in row.items()
-                                               if k}
-                except (OSError, UnicodeDecodeError, csv.Error) as exc:
-                    raise KycError(f"registry unreadable: {exc.__class__.__name__}") from None
-                self._rows, self._stamp = rows, stamp
-            return self._rows
+        self.file = KeyedCsv(path, {"msisdn", "id_number"},
+                             lambda row: mobile_or_none(row.get("msisdn", "")), KycError)
 
     def match(self, msisdn, id_number, full_name, birth_date) -> bool:
-        phone = _e164(msisdn)
-        row = self._load().get(phone) if phone else None
+        phone = mobile_or_none(msisdn)
+        row = self.file.rows().get(phone) if phone else None
         if row is None or row.get("id_number") != (id_number or "").strip():
             return False
-        if row.get("full_name") and _norm(row["full_name"]) != _norm(full_name):
+        if row.get("full_name") and not same_text(row["full_name"], full_name):
             return False
         if row.get("birth_date") and row["birth_date"] != (birth_date or "").strip():
             return False
@@ -115,17 +76,8 @@ class HttpKyc:
 
 
 def init_app(app) -> None:
-    from idp.platform.config import ConfigError
-    s = app.config["IDP"]
-    if s["kyc_provider"] == "http":
-        if not s["kyc_http_url"].startswith(("http://", "https://")):
-            raise ConfigError("kyc_http_url: an http(s) URL is required when kyc_provider "
-                              "is http")
-        app.extensions["idp.kyc"] = HttpKyc(s["kyc_http_url"], s["kyc_timeout"])
-    elif s["kyc_provider"] == "registry":
-        app.extensions["idp.kyc"] = RegistryKyc(Path(s["kyc_registry"] or DEFAULT_REGISTRY))
-    else:
-        raise ConfigError("kyc_provider: must be registry or http")
+    app.extensions["idp.kyc"] = port_from_settings(app.config["IDP"], "kyc", RegistryKyc,
+                                                      DEFAULT_REGISTRY, HttpKyc)
 
 
 def provider() -> KycProvider:

@@ -173,6 +173,15 @@ def normalize_phone(text, prefixes: frozenset[str] = MOBILE_PREFIXES) -> str:
 _NAME_PUNCT = {"'", "’", "-"}
 
 
+def mobile_or_none(text) -> str | None:
+    """normalize_phone's E.164, or None for what is not a Vietnamese mobile number (a
+    registry row or answer that can receive no code)."""
+    try:
+        return normalize_phone(text)
+    except ValidationError:
+        return None
+
+
 def normalize_name(text) -> str:
     """Full name: NFC, inner whitespace collapsed, 1-200 characters, Latin letters (with the
     Vietnamese diacritics), spaces, apostrophes (H'Hen Niê) and hyphens."""
@@ -285,11 +294,12 @@ def check_password(password, context: tuple[str, ...] = ()) -> str:
 PERSON_FIELDS = ("full_name", "id_number", "birth_date", "gender", "phone", "email")
 
 
-def parse_person_form(form) -> tuple[dict, dict]:
-    """(normalised person, field errors) of a form with PERSON_FIELDS (online registration,
-    a counter clerk's form): each field checked on its own, so that every invalid field gets
-    its own message; the CCCD's consistency with birth date and gender when all three are
-    valid; birth_date as YYYY-MM-DD. Errors are `Message`s keyed by field."""
+def parse_person_form(form, fields: tuple[str, ...] = PERSON_FIELDS) -> tuple[dict, dict]:
+    """(normalised person, field errors) of a form with `fields` of PERSON_FIELDS (online
+    registration, a counter clerk's form; "Bảo hiểm xã hội" asks no phone): each field checked
+    on its own, so that every invalid field gets its own message; the CCCD's consistency with
+    birth date and gender when all three are valid; birth_date as YYYY-MM-DD. Errors are
+    `Message`s keyed by field."""
     from idp.platform.messages import msg
     person: dict = {}
     errors: dict = {}
@@ -299,6 +309,8 @@ def parse_person_form(form) -> tuple[dict, dict]:
     required = {"birth_date": "register.birth_date_required",
                 "gender": "register.gender_required"}
     for name, parse in parsers:
+        if name not in fields:
+            continue
         raw = form.get(name) or ""
         if name in required and not str(raw).strip():
             errors[name] = msg(required[name])

@@ -150,7 +150,8 @@ def validate(s: dict) -> None:
         raise ConfigError("sms_http_url: an http(s) URL is required when sms_provider is http")
     if s["redis_url"] and urlsplit(s["redis_url"]).scheme not in {"redis", "rediss", "unix"}:
         raise ConfigError("redis_url: must be a redis://, rediss:// or unix:// URL")
-    for key in ("redis_timeout", "db_pool_size", "db_pool_timeout", "db_connect_timeout"):
+    for key in ("redis_timeout", "db_pool_size", "db_pool_timeout", "db_connect_timeout",
+                "bhxh_timeout"):
         if s[key] <= 0:
             raise ConfigError(f"{key}: must be positive")
     if s["db_max_overflow"] < 0 or s["db_statement_timeout_ms"] < 0:
@@ -202,7 +203,8 @@ def _validate_hardening(s: dict) -> None:
                               f"only (no scheme, port or path), got {host!r}")
     if s["env"] != "production":
         return
-    for key, provider in (("sms_http_url", "sms_provider"), ("kyc_http_url", "kyc_provider")):
+    for key, provider in (("sms_http_url", "sms_provider"), ("kyc_http_url", "kyc_provider"),
+                          ("bhxh_http_url", "bhxh_provider")):
         if s[provider] == "http" and urlsplit(s[key]).scheme != "https":
             raise ConfigError(f"production: {key} must be an https:// URL "
                               "(codes and personal data cross the network)")

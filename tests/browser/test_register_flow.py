@@ -24,7 +24,7 @@ OTHER_PHONE = ("0707125386", "+84707125386")  # Ngô Gia Bảo's subscription (d
 PASSWORD = "ban-don-mua-xuan-voi-ve-2026"
 WIDTHS = (320, 390, 1280)
 UNAVAILABLE = {"account_type": ("business", "agency"),
-               "method": ("vssid", "bca", "vnpost", "usb_token", "sim_pki", "smartca")}
+               "method": ("bca", "usb_token", "sim_pki", "smartca")}
 
 
 def lines(page, selector: str) -> int:

@@ -67,7 +67,7 @@ def register_method(method: VerificationMethod) -> None:
 
 for _m in (
     VerificationMethod("mobile", _l("Thuê bao di động"), "IAL2", True, "form"),
-    VerificationMethod("vssid", _l("Bảo hiểm xã hội"), "IAL2"),
+    VerificationMethod("vssid", _l("Bảo hiểm xã hội"), "IAL2", True, "bhxh"),
     VerificationMethod("bca", _l("Bộ Công An"), "IAL2"),
     # "Bưu điện Việt Nam": registered at a counter (staff/counter.py); this page explains
     # and offers the activation (register/activate.py).

@@ -10,7 +10,7 @@ from werkzeug.datastructures import MultiDict
 
 from idp.accounts import kyc, otp, passwords
 from idp.flows.claim import claim
-from idp.flows.register import certificate, limits
+from idp.flows.register import bhxh, certificate, limits
 from idp.flows.register import person as people
 from idp.flows.register.choice import choice_errors, current
 from idp.flows.register.limits import SEND_WORDS, challenge_id, settings, store
@@ -46,13 +46,14 @@ class RegisterFlow(FlowKind):
     # "Bộ Công An": the page with the "Đăng nhập bằng VNeID" button (flows/federated/).
     upstream_state = "bca"
     transitions = table(
-        choose="form sign bca vnpost", bca="choose", vnpost="choose",
+        choose="form bhxh sign bca vnpost", bca="choose", vnpost="choose",
         form="choose code",  # the mobile path (register/person.py)
+        bhxh="choose code",  # "Bảo hiểm xã hội" (register/bhxh.py)
         # the certificate path (register/certificate.py): sign (USB), wait (SIM, SmartCA)
         sign="choose sign sign_wait details exists", sign_wait="sign sign_wait details exists",
         details="choose details code",
         # both paths: the phone's code, the carrier check (mobile path), the password
-        code="form details code unavailable mismatch exists password creating",
+        code="form bhxh details code unavailable mismatch exists password creating",
         unavailable="form unavailable mismatch exists password", mismatch="form", exists="",
         password="creating", creating="done exists password code", done="",
     )
@@ -82,7 +83,7 @@ class RegisterFlow(FlowKind):
                                    **context)
         if state == "vnpost":  # "Bưu điện Việt Nam": the counter, then register/activate.py
             return render_template("register_vnpost.html", **context)
-        if state == "form":
+        if state in ("form", bhxh.STATE):
             shown = dict(flow.data.get("typed") or {}, **values)
             credit = limits.captcha_credit(flow.id)
             return render_template(
@@ -91,12 +92,13 @@ class RegisterFlow(FlowKind):
                 credit_notice=msg("captcha.credit") if credit else None,
                 captcha_id=None if credit else captcha.issue(
                     store(), settings()["captcha_ttl"], bound_to=flow.id, purpose="register"),
-                refresh_captcha_url=flow.url, **context)
+                refresh_captcha_url=flow.url, bhxh=state == bhxh.STATE, **context)
         if state == "code":
             ch = otp.challenge(challenge_id(flow))
             resent = (ch.sends if ch else 0) > 1
             return render_template(
                 "register_code.html", phone=people.national(flow.data["person"]["phone"]),
+                bhxh=bool(flow.data.get("bhxh")),
                 resend_in=otp.seconds_until_resend(challenge_id(flow)), resent=resent,
                 resent_notice=msg("register.code_resent") if resent else None, **context)
         if state == "done":
@@ -122,6 +124,7 @@ class RegisterFlow(FlowKind):
                  "unavailable": self._unavailable, "mismatch": self._mismatch,
                  "exists": self._exists, "password": self._password, "done": self._done,
                  "creating": self._creating, "bca": lambda f, form: Goto("choose"),
+                 bhxh.STATE: lambda f, form: bhxh.submit(self, f, form),
                  "vnpost": lambda f, form: HandOver("activate") if form.get("action")
                  == "activate" else Goto("choose"),
                  "sign": lambda f, form: certificate.sign(self, f, form),
@@ -141,7 +144,7 @@ class RegisterFlow(FlowKind):
             return Stay(errors, keep, 400)
         # A new choice starts over: nothing proven under an earlier one carries over (what
         # was typed does, to refill the form).
-        for stale in ("cert", "possession", "ownership", "reason"):
+        for stale in ("cert", "possession", "ownership", "reason", "bhxh", "decoy"):
             flow.data.pop(stale, None)
         flow.data.update(account_type=account_type, method=key)
         return Goto(method.first_state)
@@ -182,7 +185,10 @@ class RegisterFlow(FlowKind):
     def _code(self, flow: Flow, form: MultiDict[str, str]) -> Outcome:
         person = flow.data["person"]
         if form.get("action") == "edit":
-            return Goto("details" if flow.data.get("cert") else "form")
+            return Goto("details" if flow.data.get("cert") else
+                        bhxh.STATE if flow.data.get("bhxh") else "form")
+        if form.get("action") == "resend" and flow.data.get("bhxh"):
+            return bhxh.resend(flow)
         if form.get("action") == "resend":
             try:
                 otp.send(challenge_id(flow), "register", person["phone"])
@@ -212,6 +218,8 @@ class RegisterFlow(FlowKind):
         the certificate path the certificate proved the identity (register/certificate.py)."""
         if flow.data.get("cert"):
             return certificate.after_code(self, flow)
+        if flow.data.get("bhxh"):  # the social-insurance record named the phone
+            return bhxh.after_code(self, flow)
         person = flow.data["person"]
         try:
             matched = kyc.match(person["phone"], person["id_number"], person["full_name"],

@@ -87,6 +87,8 @@ def _account_fields(flow: Flow, person: dict[str, Any]) -> dict[str, Any]:
     asserted = flow.data.get("asserted")
     if flow.data.get("counter"):  # activated from a counter's slip (register/activate.py)
         return {"ial": "IAL2", "verified_by": "vnpost"}
+    if flow.data.get("bhxh"):  # the social-insurance record (register/bhxh.py)
+        return {"ial": "IAL2", "verified_by": "vssid"}
     if asserted:  # created from a VNeID login (flows/federated/flow.py)
         return {"ial": "IAL2" if asserted.get("account_level") == 2 else "IAL1",
                 "verified_by": "vneid"}
