@@ -110,12 +110,14 @@ def submit(kind: FlowKind, flow: Flow, form: MultiDict[str, str]) -> Outcome:
 
 
 def _pretend_send(flow: Flow, sends: int = 1) -> None:
-    """Without a record: the store work otp.send does for a real code (its claim of the
-    challenge, the budget counters), then a decoy challenge no code matches."""
+    """Without a record: the work otp.send does for a real code (its claim of the challenge,
+    the budget counters, a row committed — there the outbox's and "otp.sent", here
+    "register.code_pretended"), then a decoy challenge no code matches."""
     cid = challenge_id(flow)
     store().get_rev("otp:" + cid)
     for budget in ("phone", "ip", "global"):
         store().incr(f"bhxh-decoy:{cid}:{budget}", HOUR)
+    audit.record("register.code_pretended", client_id=flow.client_id or None, sends=sends)
     otp.decoy(cid, "register", sends, now())
 
 
