@@ -126,11 +126,8 @@ def expire(row: CounterRegistration) -> None:
 
 def live(registration_id: int) -> CounterRegistration | None:
     """The registration a flow proved the code of, if it may still be activated."""
-    row = db.session.get(CounterRegistration, registration_id)
-    if row is None:
-        return None
-    db.session.refresh(row)
-    if row.state != "issued" or (row.activation_expires_at or 0) <= now():
+    row = db.session.get(CounterRegistration, registration_id, populate_existing=True)
+    if row is None or row.state != "issued" or (row.activation_expires_at or 0) <= now():
         return None
     return row
 

@@ -19,7 +19,7 @@ from idp.staff.access import audit, current, safe_next, signed_in
 ATTEMPTS_PER_ADDRESS = 30  # per 5 minutes: a busy office behind one address still signs in
 WINDOW = 300
 
-bp.after_app_request(session.write_cookie)
+bp.after_request(session.write_cookie)
 
 
 def _too_many() -> bool:

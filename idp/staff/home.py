@@ -29,7 +29,7 @@ def menu(role: str) -> list[tuple[str, Any]]:
             if allows(role, permission) and endpoint in current_app.view_functions]
 
 
-@bp.app_context_processor
+@bp.context_processor
 def _staff_context() -> dict[str, Any]:
     who = g.get("staff_identity")
     return {"staff_user": who, "staff_role_label": label(who.role) if who else "",
